@@ -1,0 +1,5 @@
+import sys
+
+from proofs._main import main
+
+sys.exit(main())

@@ -24,7 +24,7 @@ from ._step import Step as Step
 from ._step import Verdict as Verdict
 
 # The catalogue: importing each module registers its derivations and closed forms.
-from . import _catalogue  # noqa: E402, F401  isort: skip
+from . import _catalogue  # noqa: F401  isort: skip
 
 __all__ = [
     "CLOSED_FORMS",

@@ -22,6 +22,7 @@ class InvalidStep(InvalidArgument):
     contradictory assumptions."""
 
 
-def invalid(argument: str, problem: str, fix: str, cls: type[SmeqError] = InvalidArgument) -> SmeqError:
+def invalid(argument: str, problem: str, fix: str,
+            cls: type[SmeqError] = InvalidArgument) -> SmeqError:
     """Build the one message format: ``argument `x`: <problem>. Fix: <fix>``."""
     return cls(f"argument `{argument}`: {problem}. Fix: {fix}")

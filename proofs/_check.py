@@ -8,7 +8,12 @@ An equality is *proved* only by an exact route, tried in order:
 3. ``exact:polynomial``: the numerator of ``lhs - rhs``, with square roots eliminated by their
    defining polynomial, expands to 0 (symengine does the expansion);
 4. ``exact:linearity``: integrals (and sums) over the same domain are merged by linearity and their
-   merged integrand is 0 by routes 1-3.
+   merged integrand is 0 by routes 1-3; or every integral is split over the terms of its expanded
+   integrand, constants pulled out, and the rest reduces to 0 as a rational function of the
+   remaining integrals;
+5. ``exact:trig``: trigonometric and hyperbolic functions are rewritten as exponentials (an
+   identity wherever both sides are defined) and routes 1 or 3 close the difference, so that
+   e.g. cos² + sin² = 1 needs no search.
 
 An inequality ``lhs <= rhs`` is proved (``exact:nonnegative``) only when ``rhs - lhs``, or the
 ``witness`` it is proved equal to, is manifestly nonnegative under the assumptions: sums, products
@@ -21,12 +26,15 @@ sample where the claim fails makes the verdict *refuted* with the side that is o
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+import mpmath
+import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.logic.boolalg import Boolean, BooleanAtom
@@ -39,7 +47,7 @@ __all__ = ["check"]
 _Route = Callable[[sp.Expr], bool]
 _MAX_DETAIL = 240
 _PROBES = 6
-_DIGITS = 30
+_DIGITS = 20
 
 
 def check(step: Step) -> Verdict:
@@ -54,20 +62,25 @@ def check(step: Step) -> Verdict:
     if step.relation == "==":
         verdict = _check_equality(lhs, rhs, context)
     else:
-        small, big = (lhs, rhs) if step.relation == "<=" else (rhs, lhs)
-        verdict = _check_inequality(small, big, witness, context)
+        if step.relation == "<=":
+            verdict = _check_inequality(lhs, rhs, witness, context, ("lhs", "rhs"))
+        else:
+            verdict = _check_inequality(rhs, lhs, witness, context, ("rhs", "lhs"))
     return replace(verdict, seconds=time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------------------- validation
 def _is_symbolic(value: Any) -> bool:
-    return isinstance(value, (sp.Basic, sp.MatrixBase)) and not isinstance(value, Boolean)
+    # A Symbol is also a Boolean in SymPy; only true logic objects (relations, And, True) are out.
+    is_logic = isinstance(value, Boolean) and not isinstance(value, sp.Expr)
+    return isinstance(value, (sp.Basic, sp.MatrixBase)) and not is_logic
 
 
 def _validate(step: Step) -> None:
     if not isinstance(step, Step):
         raise invalid("step", f"got {type(step).__name__}, not a proofs.Step",
-                      "build it as proofs.Step(name, lhs, rhs, relation, justification, assumptions)",
+                      "build it as proofs.Step(name, lhs, rhs, relation, justification, "
+                      "assumptions)",
                       InvalidStep)
     if not isinstance(step.name, str) or not step.name:
         raise invalid("name", f"got {step.name!r}", "give the step a non-empty string name",
@@ -79,6 +92,13 @@ def _validate(step: Step) -> None:
                           f"({value!r:.60}), not a SymPy expression",
                           "pass SymPy objects, e.g. sympy.Integer(1) or sympy.Rational(1, 3); "
                           "floats are inexact and strings are not parsed", InvalidStep)
+    for side in ("lhs", "rhs", "witness"):
+        value = getattr(step, side)
+        if isinstance(value, (sp.Basic, sp.MatrixBase)) and value.atoms(sp.Float):
+            raise invalid(side, f"step {step.name!r} contains the float "
+                          f"{sorted(value.atoms(sp.Float), key=str)[0]}, which no exact route "
+                          "can use", "write numbers as sympy.Rational(p, q) or sympy.Integer(n)",
+                          InvalidStep)
     if step.relation not in RELATIONS:
         raise invalid("relation", f"step {step.name!r} has relation {step.relation!r}",
                       f"use one of {', '.join(RELATIONS)}", InvalidStep)
@@ -100,6 +120,13 @@ def _validate(step: Step) -> None:
         raise invalid("assumptions", f"got {type(step.assumptions).__name__}",
                       "pass a tuple of SymPy relations such as (sigma > 0,)", InvalidStep)
     for assumption in step.assumptions:
+        if assumption is sp.false:
+            raise invalid("assumptions", f"step {step.name!r} assumes something SymPy already "
+                          "evaluates to False (e.g. sigma < 0 for a positive sigma), which "
+                          "contradicts the symbols' own assumptions", "drop or fix the "
+                          "condition", InvalidStep)
+        if assumption is sp.true:   # already implied by the symbols' assumptions
+            continue
         if not isinstance(assumption, Boolean) or isinstance(assumption, BooleanAtom):
             raise invalid("assumptions", f"step {step.name!r} has {assumption!r:.60}, which is "
                           "not a SymPy relation", "write assumptions like sympy.Symbol('s') > 0, "
@@ -128,6 +155,8 @@ def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
     facts: dict[sp.Symbol, dict[str, bool]] = {}
     substitutions: dict[sp.Basic, sp.Basic] = {}
     for assumption in step.assumptions:
+        if assumption is sp.true:
+            continue
         if isinstance(assumption, sp.Eq):
             substitutions[assumption.lhs] = assumption.rhs
             continue
@@ -214,9 +243,19 @@ def _reject_empty_region(step: Step, context: _Context,
 
 
 # ----------------------------------------------------------------------------- normal forms
+@functools.lru_cache(maxsize=512)
 def _prepare(expr: sp.Expr) -> sp.Expr:
-    """Evaluate derivatives (into integrals too), never integrals or sums themselves."""
-    return expr.doit(integrals=False) if expr.has(sp.Derivative) else expr
+    """Evaluate derivatives (into integrals too, repeatedly: differentiating under an integral
+    leaves a derivative inside it), never integrals or sums themselves."""
+    for _ in range(4):
+        if not expr.has(sp.Derivative, sp.Subs):
+            break
+        new = expr.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs)),
+                           lambda e: e.doit(integrals=False))
+        if new == expr:
+            break
+        expr = new
+    return expr
 
 
 def _split_exponentials(expr: sp.Expr) -> sp.Expr:
@@ -246,6 +285,92 @@ def _canonical_limits(expr: Any) -> Any:
     return expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon)
 
 
+@functools.lru_cache(maxsize=256)
+def _expand_limits(expr: Any) -> Any:
+    """Linearity, fully: split every integral/sum over the terms of its expanded integrand and
+    pull out each term's factors free of the bound variables (innermost nodes first), so that
+    the remaining nodes are canonical generators of a rational function."""
+
+    def fixed(limits: tuple[Any, ...]) -> bool:
+        bound = {limit[0] for limit in limits}
+        return all(len(limit) == 3 and not (set().union(*(e.free_symbols for e in limit[1:]))
+                                            & bound) for limit in limits)
+
+    def canon(node: Any) -> Any:
+        variables = [limit[0] for limit in node.limits]
+        body = _fast_expand(_split_exponentials(node.function))
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(body):
+            outside, inside = term.as_independent(*variables, as_Add=False)
+            limits = node.limits
+            inner = [f for f in sp.Mul.make_args(inside) if isinstance(f, node.func)]
+            if isinstance(node, sp.Integral) and len(inner) == 1:
+                # Fubini: an iterated integral over fixed limits is one multiple integral
+                rest = inside / inner[0]
+                inner_bound = {limit[0] for limit in inner[0].limits}
+                if not rest.free_symbols & inner_bound and fixed(inner[0].limits + limits):
+                    inside, limits = inner[0].function * rest, inner[0].limits + limits
+            if isinstance(node, sp.Integral) and fixed(limits):
+                limits = tuple(sorted(limits, key=sp.default_sort_key))
+            if isinstance(node, sp.Sum) and inside == 1 and all(len(lim) == 3 for lim in limits):
+                # a sum of a constant counts its terms
+                total += outside * sp.Mul(*[high - low + 1 for _, low, high in limits])
+                continue
+            total += outside * node.func(inside, *limits)
+        return total
+
+    return expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon)
+
+
+def _opaque(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, sp.Basic]]:
+    """Replace integrals, sums, exponentials, undefined functions and symbols by plain fresh
+    symbols, so that symengine sees a polynomial-like expression and cannot merge exponentials
+    or lose SymPy assumptions; returns the expression and the map back."""
+    back: dict[sp.Symbol, sp.Basic] = {}
+    forward: dict[sp.Basic, sp.Symbol] = {}
+
+    def fresh(node: sp.Basic) -> sp.Symbol:
+        if node not in forward:
+            forward[node] = sp.Symbol(f"_smeq_{len(forward)}")
+            back[forward[node]] = node
+        return forward[node]
+
+    outer = expr.xreplace({n: fresh(n) for n in expr.atoms(sp.Integral, sp.Sum, sp.Derivative)})
+    rest = outer.atoms(sp.Function) | {s for s in outer.free_symbols if s not in back}
+    return outer.xreplace({n: fresh(n) for n in rest}), back
+
+
+def _fast_expand(expr: sp.Expr) -> sp.Expr:
+    """``sympy.expand`` done by symengine on an opaque copy (much faster); SymPy's own expand
+    when symengine does not know a node."""
+    try:
+        import symengine
+
+        flat, back = _opaque(expr)
+        return sp.sympify(symengine.expand(symengine.sympify(flat))).xreplace(back)
+    except Exception:  # a node symengine does not know
+        return sp.expand(expr)
+
+
+def _rational_zero_in_generators(expr: sp.Expr) -> bool:
+    """``expr`` is 0 as a rational function once every integral/sum is a fresh generator:
+    first as a Laurent polynomial (symengine expansion), then numerator over a common
+    denominator."""
+    try:
+        import symengine
+
+        flat, _ = _opaque(_split_exponentials(expr))
+        if symengine.expand(symengine.sympify(flat)) == 0:
+            return True
+    except Exception:  # a node symengine does not know: the general route below decides
+        pass
+    nodes = sorted(expr.atoms(sp.Integral, sp.Sum), key=sp.default_sort_key)
+    generators = {node: sp.Dummy(f"g{i}") for i, node in enumerate(nodes)}
+    flat = _split_exponentials(expr.xreplace(generators))
+    numerator, _ = sp.fraction(sp.together(flat))
+    return _expands_to_zero(numerator)
+
+
 def _rational_normal(expr: sp.Expr) -> sp.Expr:
     return sp.cancel(sp.together(_split_exponentials(_prepare(expr))))
 
@@ -259,13 +384,43 @@ def _route_rational(diff: sp.Expr) -> bool:
     return _rational_normal(_canonical_limits(_prepare(diff))) == 0
 
 
+def _route_cleared(diff: sp.Expr) -> bool:
+    """Polynomial identity with denominators cleared, in symengine: expand ``diff`` (integrals,
+    functions and symbols opaque), multiply by every denominator base to its largest power and
+    expand again; 0 means ``diff`` is 0 as a rational function."""
+    import symengine
+
+    flat, _ = _opaque(_split_exponentials(_prepare(diff)))
+    expanded = symengine.expand(symengine.sympify(flat))
+    if expanded == 0:
+        return True
+    powers: dict[Any, Any] = {}
+    for term in (expanded.args if isinstance(expanded, symengine.Add) else (expanded,)):
+        for factor in (term.args if isinstance(term, symengine.Mul) else (term,)):
+            if isinstance(factor, symengine.Pow) and factor.args[1] < 0:
+                base, exponent = factor.args
+                powers[base] = max(powers.get(base, 0), -exponent)
+    if not powers:
+        return False
+    cleared = symengine.Integer(1)
+    for base, exponent in powers.items():
+        cleared *= base**exponent
+    return bool(symengine.expand(cleared * expanded) == 0)
+
+
 def _route_log(lhs: sp.Expr, rhs: sp.Expr) -> bool:
     factors = sp.Mul.make_args(lhs) + sp.Mul.make_args(rhs)
     if not all(f.is_positive for f in factors):
         return False
     log_l = sp.expand_log(sp.log(lhs), force=True)
     log_r = sp.expand_log(sp.log(rhs), force=True)
-    return _rational_normal(sp.expand(log_l - log_r)) == 0
+    difference = log_l - log_r
+    try:
+        if _route_cleared(difference):
+            return True
+    except Exception:  # symengine does not know a node: the SymPy route decides
+        pass
+    return _rational_normal(sp.expand(difference)) == 0
 
 
 def _route_polynomial(diff: sp.Expr) -> bool:
@@ -280,6 +435,17 @@ def _route_polynomial(diff: sp.Expr) -> bool:
     return _expands_to_zero(numerator)
 
 
+def _route_trig(diff: sp.Expr) -> bool:
+    """cos, sin, tan, ... and cosh, sinh, ... as exponentials; then routes 1 or 3."""
+    trig = (sp.functions.elementary.trigonometric.TrigonometricFunction,
+            sp.functions.elementary.hyperbolic.HyperbolicFunction)
+    prepared = _prepare(diff)
+    if not prepared.atoms(*trig):
+        return False
+    rewritten = prepared.rewrite(sp.exp)
+    return _route_rational(rewritten) or _route_polynomial(rewritten)
+
+
 def _expands_to_zero(expr: sp.Expr) -> bool:
     if not expr.atoms(sp.Integral, sp.Sum, AppliedUndef, sp.Derivative):
         try:
@@ -289,6 +455,12 @@ def _expands_to_zero(expr: sp.Expr) -> bool:
         except Exception:  # symengine does not know every SymPy node
             pass
     return sp.expand(expr) == 0
+
+
+def _route_expanded(diff: sp.Expr) -> bool:
+    if not diff.has(sp.Integral, sp.Sum):
+        return False
+    return _rational_zero_in_generators(_expand_limits(_prepare(diff)))
 
 
 def _route_linearity(diff: sp.Expr) -> bool:
@@ -323,7 +495,7 @@ def _is_zero(diff: sp.Expr, *, allow_linearity: bool = True) -> bool:
         try:
             if route(diff):
                 return True
-        except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed):
+        except Exception:  # a route that does not apply proves nothing
             continue
     return allow_linearity and _route_linearity(diff)
 
@@ -334,16 +506,19 @@ def _equal_by(lhs: sp.Expr, rhs: sp.Expr) -> str | None:
     if diff == 0:
         return "exact:rational"
     routes: list[tuple[str, Callable[[], bool]]] = [
+        ("exact:polynomial", lambda: _route_cleared(diff)),    # cheap (symengine)
+        ("exact:linearity", lambda: _route_expanded(diff)),   # cheap; only with integrals
         ("exact:rational", lambda: _route_rational(diff)),
         ("exact:log", lambda: _route_log(lhs, rhs)),
         ("exact:polynomial", lambda: _route_polynomial(diff)),
         ("exact:linearity", lambda: _route_linearity(diff)),
+        ("exact:trig", lambda: _route_trig(diff)),
     ]
     for name, route in routes:
         try:
             if route():
                 return name
-        except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed):
+        except Exception:  # a route that does not apply to this expression proves nothing
             continue
     return None
 
@@ -368,7 +543,7 @@ def _nonnegative(expr: sp.Expr, context: _Context, depth: int = 0) -> bool:
         return False
     if expr.is_nonnegative:
         return True
-    if any(expr == known or sp.expand(expr - known) == 0 for known in context.nonnegative):
+    if _is_known(expr, context.nonnegative):
         return True
     if isinstance(expr, (sp.Add, sp.Mul)):
         return all(_nonnegative(arg, context, depth + 1) for arg in expr.args)
@@ -377,14 +552,15 @@ def _nonnegative(expr: sp.Expr, context: _Context, depth: int = 0) -> bool:
             return True
         if expr.exp.is_even and _real_valued(expr.base):
             return True
+        # a nonnegative base to a real power is nonnegative wherever it is defined
         return _positive(expr.base, context) or (
-            expr.exp.is_nonnegative and _nonnegative(expr.base, context, depth + 1))
+            bool(expr.exp.is_extended_real) and _nonnegative(expr.base, context, depth + 1))
     if isinstance(expr, sp.exp):
         return _real_valued(expr.args[0])
     if isinstance(expr, (sp.Integral, sp.Sum)):
-        ordered = all(len(limit) == 3 and (limit[2] - limit[1]).is_nonnegative is not False
-                      and (limit[1] == -sp.oo or limit[2] == sp.oo
-                           or (limit[2] - limit[1]).is_nonnegative)
+        # each range runs upwards (oo is extended-nonnegative, not nonnegative, in SymPy)
+        ordered = all(len(limit) == 3 and (limit[1] == -sp.oo or limit[2] == sp.oo
+                                           or bool((limit[2] - limit[1]).is_extended_nonnegative))
                       for limit in expr.limits)
         return ordered and _nonnegative(expr.function, context, depth + 1)
     return False
@@ -393,7 +569,17 @@ def _nonnegative(expr: sp.Expr, context: _Context, depth: int = 0) -> bool:
 def _positive(expr: sp.Expr, context: _Context) -> bool:
     if expr.is_positive:
         return True
-    return any(expr == known or sp.expand(expr - known) == 0 for known in context.positive)
+    return _is_known(expr, context.positive)
+
+
+def _is_known(expr: sp.Expr, known: list[sp.Expr]) -> bool:
+    """``expr`` is one of the assumed forms: structurally, or (for small expressions without
+    integrals) after expansion."""
+    if any(expr == k for k in known):
+        return True
+    if not known or expr.has(sp.Integral, sp.Sum) or sp.count_ops(expr) > 40:
+        return False
+    return any(sp.expand(expr - k) == 0 for k in known)
 
 
 def _real_valued(expr: sp.Expr) -> bool:
@@ -403,38 +589,55 @@ def _real_valued(expr: sp.Expr) -> bool:
     return all(a.is_extended_real for a in atoms) and not expr.has(sp.I)
 
 
-def _check_inequality(small: sp.Expr, big: sp.Expr, witness: Any, context: _Context) -> Verdict:
+def _check_inequality(small: sp.Expr, big: sp.Expr, witness: Any, context: _Context,
+                      names: tuple[str, str] = ("lhs", "rhs")) -> Verdict:
     gap = big - small
+    gap_name = f"{names[1]} - {names[0]}"
     if witness is not None:
         route = _equal_by(gap, witness)
         if route is None:
-            verdict = _undecided_equality(gap, witness, context, " (larger side minus smaller "
-                                          "side against the witness)")
-            return replace(verdict, detail="the witness is not equal to the gap: "
+            outright = _undecided_inequality(small, big, context, "and the witness is not "
+                                             f"equal to {gap_name}", names)
+            if outright.status == "refuted":
+                return outright
+            verdict = _undecided_equality(gap, witness, context, "", (gap_name, "witness"))
+            return replace(verdict, detail=f"the witness is not equal to {gap_name}: "
                            + verdict.detail)
         if _nonnegative(witness, context):
             return Verdict(ok=True, method="exact:nonnegative",
-                           detail=f"gap equals the witness by {route}; witness is manifestly "
-                           "nonnegative", status="proved")
-        return _undecided_inequality(small, big, context, "the witness equals the gap but is "
-                                     "not manifestly nonnegative under the assumptions")
+                           detail=f"{gap_name} equals the witness by {route}; the witness is "
+                           "manifestly nonnegative", status="proved")
+        return _undecided_inequality(small, big, context, f"{gap_name} equals the witness, but "
+                                     "the witness is not manifestly nonnegative under the "
+                                     "assumptions", names)
     candidates = [gap, _prepare(gap)]
     for transform in (sp.together, sp.cancel, sp.factor):
         try:
             candidates.append(transform(_prepare(gap)))
-        except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed):
+        except Exception:  # a transform that does not apply proves nothing
             continue
     if any(_nonnegative(c, context) for c in candidates):
         return Verdict(ok=True, method="exact:nonnegative",
-                       detail="larger side minus smaller side is manifestly nonnegative",
-                       status="proved")
-    return _undecided_inequality(small, big, context, "larger side minus smaller side is not "
-                                 "manifestly nonnegative")
+                       detail=f"{gap_name} is manifestly nonnegative", status="proved")
+    return _undecided_inequality(small, big, context, f"{gap_name} is not manifestly "
+                                 "nonnegative (give a witness?)", names)
 
 
 # ----------------------------------------------------------------------------- numeric evidence
+# Evidence only: never turns a step green. Every probe is bounded: integrals are evaluated by
+# vectorised Gauss-Legendre quadrature in float64 (accepted only when n and 2n nodes agree), and
+# every integrand evaluation checks a deadline, so a probe over nested integrals of a stand-in
+# density gives up ("undecided") instead of hanging.
 _PROBE_VALUES = [sp.Rational(n, d) for n, d in ((1, 2), (3, 2), (2, 3), (5, 4), (7, 3), (2, 5),
                                                  (9, 7), (4, 1), (3, 10), (11, 6))]
+_PROBE_SECONDS = 1.0   # budget for all numeric probes of one check
+_QUAD_NODES = 96       # Gauss-Legendre nodes (checked against twice as many)
+_MAX_SUM_TERMS = 2000
+_SEED = 20110701       # fixed: verdicts are deterministic
+
+
+class _GiveUp(Exception):
+    """A probe could not be evaluated (unknown node, out of time, not a real number)."""
 
 
 def _concrete_density(args: tuple[sp.Expr, ...]) -> sp.Expr:
@@ -457,33 +660,186 @@ def _sample_point(symbols: list[sp.Symbol], rng: random.Random) -> dict[sp.Symbo
     return point
 
 
-def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr | None:
-    undefined = {f: _concrete_density(f.args) for f in expr.atoms(AppliedUndef)}
-    concrete = _prepare(expr.xreplace(undefined)).xreplace(point) if undefined else \
-        expr.xreplace(point)
-    try:
-        value = sp.N(concrete.doit(), _DIGITS) if concrete.has(sp.Sum) else sp.N(concrete,
-                                                                                  _DIGITS)
-    except Exception:
-        return None
-    return value if value.is_number and value.is_real else None
+class _Compiler:
+    """Turns an expression into a function of ``args``: mpmath for the outer expression, NumPy
+    for integrands (vectorised Gauss-Legendre quadrature, checked for convergence). Raises
+    :class:`_GiveUp` past ``deadline`` or when a node cannot be evaluated."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.count = 0
+
+    def compile(self, expr: sp.Expr, args: tuple[sp.Symbol, ...],
+                backend: str = "mpmath") -> Callable[..., Any]:
+        table: dict[str, Callable[..., Any]] = {}
+
+        def lift(node: Any) -> Any:
+            if isinstance(node, (sp.Integral, sp.Sum)):
+                self.count += 1
+                name = f"_smeq_node{self.count}"
+                used = tuple(a for a in args if a in node.free_symbols)
+                table[name] = _elementwise(_memo(self._limit_node(node, used)))
+                return sp.Function(name)(*used)
+            if not node.args or isinstance(node, sp.Symbol):
+                return node
+            new = [lift(a) for a in node.args]
+            return node.func(*new) if any(n is not o for n, o in zip(new, node.args,
+                                                                     strict=True)) else node
+
+        lifted = lift(expr)
+        stray = {f for f in lifted.atoms(AppliedUndef) if f.func.__name__ not in table}
+        if stray or lifted.has(sp.Derivative) or lifted.free_symbols - set(args):
+            raise _GiveUp(f"cannot evaluate {_short(lifted)}")
+        return sp.lambdify(args, lifted, modules=[table, backend])
+
+    def _limit_node(self, node: Any, args: tuple[sp.Symbol, ...]) -> Callable[..., Any]:
+        if len(node.limits) > 1:   # innermost limit first
+            inner = node.func(node.function, node.limits[0])
+            return self._limit_node(node.func(inner, *node.limits[1:]), args)
+        if len(node.limits[0]) != 3:
+            raise _GiveUp("an integral or sum without limits")
+        var, low, high = node.limits[0]
+        keep = [i for i, a in enumerate(args) if a != var]
+        body = self.compile(node.function, (*(args[i] for i in keep), var), "numpy")
+        low_f, high_f = self.compile(low, args), self.compile(high, args)
+        deadline = self.deadline
+
+        def evaluate(vals: tuple[Any, ...], u: Any) -> Any:
+            if time.perf_counter() > deadline:
+                raise _GiveUp("out of time")
+            out = body(*[float(vals[i]) for i in keep], u)
+            return np.broadcast_to(np.asarray(out, dtype=float), np.shape(u))
+
+        if isinstance(node, sp.Integral):
+            def integral(*vals: Any) -> Any:
+                return _quadrature(lambda u: evaluate(vals, u), float(low_f(*vals)),
+                                   float(high_f(*vals)))
+            return integral
+
+        def total(*vals: Any) -> Any:
+            lo, hi = low_f(*vals), high_f(*vals)
+            if not (mpmath.isint(lo) and mpmath.isint(hi)) or hi - lo > _MAX_SUM_TERMS:
+                raise _GiveUp("a sum with non-integer or too many terms")
+            terms = evaluate(vals, np.arange(int(lo), int(hi) + 1, dtype=float))
+            return float(np.sum(terms))
+        return total
 
 
-def _probes(exprs: list[sp.Expr], context: _Context) -> list[tuple[dict, list[sp.Expr]]]:
-    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=sp.default_sort_key)
-    rng = random.Random(20110701)  # fixed: verdicts are deterministic
+_NODES = {n: np.polynomial.legendre.leggauss(n) for n in (_QUAD_NODES, 2 * _QUAD_NODES)}
+
+
+def _quadrature(f: Callable[[Any], Any], low: float, high: float) -> float:
+    """Gauss-Legendre on [low, high] (infinite ends mapped by u/(1-u²)), at n and 2n nodes;
+    gives up unless the two agree."""
+    results = []
+    for n in (_QUAD_NODES, 2 * _QUAD_NODES):
+        u, w = _NODES[n]
+        if np.isfinite(low) and np.isfinite(high):
+            x, jac = low + (high - low) * (u + 1) / 2, (high - low) / 2 * np.ones_like(u)
+        elif not np.isfinite(low) and not np.isfinite(high):
+            x, jac = u / (1 - u**2), (1 + u**2) / (1 - u**2) ** 2
+        else:
+            v = (u + 1) / 2                       # [0, 1)
+            step, jac = v / (1 - v), 0.5 / (1 - v) ** 2
+            x = low + step if np.isfinite(low) else high - step
+        with np.errstate(all="ignore"):
+            values = f(x) * jac * w
+        if not np.all(np.isfinite(values)):
+            raise _GiveUp("integrand not finite at a quadrature node")
+        results.append((float(np.sum(values)), float(np.sum(np.abs(values)))))
+    (coarse, _), (fine, scale) = results
+    if abs(coarse - fine) > 1e-10 * scale + 1e-300:
+        raise _GiveUp("quadrature did not converge")
+    return fine
+
+
+def _elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a scalar node function take NumPy arrays (one call per element)."""
+
+    def call(*vals: Any) -> Any:
+        if not any(isinstance(v, np.ndarray) for v in vals):
+            return fn(*vals)
+        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in vals])
+        flat = [fn(*row) for row in zip(*(a.ravel() for a in arrays), strict=True)]
+        return np.asarray(flat, dtype=float).reshape(arrays[0].shape)
+    return call
+
+
+def _memo(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Cache a node's value by its arguments: an inner integral free of the outer variable is
+    computed once, not once per quadrature node."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def cached(*vals: Any) -> Any:
+        if vals not in cache:
+            cache[vals] = fn(*vals)
+        return cache[vals]
+    return cached
+
+
+def _compile_sides(exprs: list[sp.Expr], symbols: tuple[sp.Symbol, ...],
+                   deadline: float) -> list[Callable[..., Any]] | None:
+    compiler = _Compiler(deadline)
     out = []
-    for _ in range(_PROBES * 6):
-        if len(out) >= _PROBES:
-            break
-        point = _sample_point(symbols, rng)
-        if not all(c.xreplace(point) is not sp.false for c in context.conditions):
-            continue
-        values = [_evaluate(e, point) for e in exprs]
-        if any(v is None for v in values):
-            continue
-        out.append((point, values))
+    for expr in exprs:
+        undefined = {f: _concrete_density(f.args) for f in expr.atoms(AppliedUndef)}
+        concrete = _prepare(expr.xreplace(undefined)) if undefined else _prepare(expr)
+        try:
+            out.append(compiler.compile(concrete, symbols))
+        except Exception:
+            return None
     return out
+
+
+def _value(fn: Callable[..., Any], point: dict[sp.Symbol, sp.Expr]) -> Any:
+    vals = [mpmath.mpf(v.p) / v.q if v.is_Rational else mpmath.mpf(sp.N(v, _DIGITS))
+            for v in point.values()]
+    value = fn(*vals)
+    if isinstance(value, mpmath.mpc):
+        if abs(value.imag) > 1e-12 * max(1, abs(value.real)):
+            raise _GiveUp("complex value")
+        value = value.real
+    value = mpmath.mpf(value)
+    if not mpmath.isfinite(value):
+        raise _GiveUp("not finite")
+    return value
+
+
+def _probes(exprs: list[sp.Expr], context: _Context) -> tuple[list[tuple[dict, list[Any]]], bool]:
+    """Up to ``_PROBES`` sample points with every expression's value, and whether the probes
+    ran out of time."""
+    deadline = time.perf_counter() + _PROBE_SECONDS
+    symbols = tuple(sorted(set().union(*(e.free_symbols for e in exprs)),
+                           key=sp.default_sort_key))
+    rng = random.Random(_SEED)
+    out: list[tuple[dict, list[Any]]] = []
+    with mpmath.workdps(_DIGITS):
+        functions = _compile_sides(exprs, symbols, deadline)
+        if functions is None:
+            return out, False
+        for _ in range(_PROBES * 6):
+            if len(out) >= _PROBES:
+                break
+            if time.perf_counter() > deadline:
+                return out, True
+            point = _sample_point(list(symbols), rng)
+            if any(c.xreplace(point) is sp.false for c in context.conditions):
+                continue
+            try:
+                values = [_value(fn, point) for fn in functions]
+            except _GiveUp as exc:
+                if str(exc) == "out of time":
+                    return out, True
+                continue
+            except (ArithmeticError, TypeError, ValueError):
+                continue
+            out.append((point, values))
+    return out, False
+
+
+def _close(a: Any, b: Any, loose: bool) -> bool:
+    tol = mpmath.mpf(10) ** (-8 if loose else -(_DIGITS - 5))
+    return bool(abs(a - b) <= tol * max(abs(a), abs(b), 1))
 
 
 def _short(expr: Any) -> str:
@@ -498,33 +854,74 @@ def _residual(diff: sp.Expr) -> str:
         return _short(diff)
 
 
-def _undecided_equality(lhs: sp.Expr, rhs: sp.Expr, context: _Context, where: str) -> Verdict:
+def _num(value: Any) -> str:
+    return mpmath.nstr(value, 6)
+
+
+def _pattern(pairs: list[tuple[Any, Any]], loose: bool,
+             names: tuple[str, str] = ("lhs", "rhs")) -> str:
+    """Name the shape of a disagreement seen at every probe: a factor, a sign, an offset."""
+    if len(pairs) < 2:
+        return ""
+    if all(r != 0 for _, r in pairs):
+        ratios = [lv / r for lv, r in pairs]
+        if all(_close(q, ratios[0], loose) for q in ratios):
+            if _close(ratios[0], -1, loose):
+                return f"; {names[0]} = -{names[1]} at every probe: a sign flip"
+            return (f"; {names[0]}/{names[1]} = {_num(ratios[0])} at every probe: off by a "
+                    "constant factor")
+    offsets = [lv - r for lv, r in pairs]
+    if all(_close(o, offsets[0], loose) for o in offsets):
+        return (f"; {names[0]} - {names[1]} = {_num(offsets[0])} at every probe: off by a "
+                "constant term")
+    return ""
+
+
+def _undecided_equality(lhs: sp.Expr, rhs: sp.Expr, context: _Context, where: str,
+                        names: tuple[str, str] = ("lhs", "rhs")) -> Verdict:
+    """Refuted (with the side that is larger and the shape of the error) or undecided."""
     residual = _residual(lhs - rhs)
-    for point, (left, right) in _probes([lhs, rhs], context):
-        scale = max(abs(left), abs(right), sp.Integer(1))
-        if abs(left - right) > scale * sp.Float(10) ** (-_DIGITS + 8):
-            larger = "lhs" if left > right else "rhs"
-            return Verdict(
-                ok=False, method="evidence:counterexample", status="refuted",
-                detail=f"refuted{where}: lhs - rhs reduces to {residual}, not 0; at "
-                f"{_point_text(point)} lhs = {float(left):.6g} and rhs = {float(right):.6g} "
-                f"({larger} is larger)")
+    loose = bool(lhs.has(sp.Integral, sp.Sum) or rhs.has(sp.Integral, sp.Sum))
+    probes, timed_out = _probes([lhs, rhs], context)
+    bad = [(point, left, right) for point, (left, right) in probes
+           if not _close(left, right, loose)]
+    if bad:
+        point, left, right = bad[0]
+        larger = names[0] if left > right else names[1]
+        shape = _pattern([(lv, r) for _, lv, r in bad], loose, names) if len(bad) == len(probes) \
+            else ""
+        return Verdict(
+            ok=False, method="evidence:counterexample", status="refuted",
+            detail=f"refuted{where}: {names[0]} != {names[1]}: at {_point_text(point)}, "
+            f"{names[0]} = {_num(left)} and {names[1]} = {_num(right)} ({larger} is larger)"
+            f"{shape}; their difference reduces to {residual}, not 0")
+    if probes:
+        evidence = f"both sides agree numerically at {len(probes)} probe(s)"
+    elif timed_out:
+        evidence = f"numeric probes gave up after {_PROBE_SECONDS:g} s"
+    else:
+        evidence = "numeric probes could not be evaluated"
     return Verdict(ok=False, method="evidence:numeric", status="undecided",
-                   detail=f"undecided{where}: no exact route closed lhs - rhs = {residual}; "
-                   "numeric probes agree or could not be evaluated")
+                   detail=f"undecided{where}: no exact route reduced {names[0]} - ({names[1]}) = "
+                   f"{residual} to 0; {evidence} (evidence, not proof)")
 
 
-def _undecided_inequality(small: sp.Expr, big: sp.Expr, context: _Context,
-                          reason: str) -> Verdict:
-    for point, (low, high) in _probes([small, big], context):
-        if low - high > max(abs(low), abs(high), sp.Integer(1)) * sp.Float(10) ** (-_DIGITS + 8):
+def _undecided_inequality(small: sp.Expr, big: sp.Expr, context: _Context, reason: str,
+                          names: tuple[str, str] = ("lhs", "rhs")) -> Verdict:
+    loose = bool(small.has(sp.Integral, sp.Sum) or big.has(sp.Integral, sp.Sum))
+    probes, timed_out = _probes([small, big], context)
+    for point, (low, high) in probes:
+        if low > high and not _close(low, high, loose):
             return Verdict(
                 ok=False, method="evidence:counterexample", status="refuted",
-                detail=f"refuted: the side claimed smaller is larger at {_point_text(point)}: "
-                f"{float(low):.6g} > {float(high):.6g}; {reason}")
+                detail=f"refuted: {names[0]} (claimed the smaller side) is larger: at "
+                f"{_point_text(point)}: {names[0]} = {_num(low)} > {names[1]} = {_num(high)}; "
+                f"{reason}")
+    evidence = (f"numeric probes gave up after {_PROBE_SECONDS:g} s" if timed_out and not probes
+                else f"{len(probes)} numeric probe(s) do not contradict it")
     return Verdict(ok=False, method="evidence:numeric", status="undecided",
-                   detail=f"undecided: {reason}; gap = {_residual(big - small)}; numeric probes "
-                   "do not contradict it")
+                   detail=f"undecided: {reason}; {names[1]} - {names[0]} = "
+                   f"{_residual(big - small)}; {evidence} (evidence, not proof)")
 
 
 def _point_text(point: dict[sp.Symbol, sp.Expr]) -> str:

@@ -1,0 +1,214 @@
+"""Private argument checks shared by numeric's public entry points.
+
+Each helper either returns a checked value or raises a :class:`SmeqError` subclass built with
+:func:`invalid`, so every message names the argument, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ._errors import DtypeError, ShapeError, invalid
+
+__all__ = [
+    "as_float_tensor",
+    "as_generator",
+    "check_dtype",
+    "check_finite",
+    "check_points",
+    "check_positive",
+    "check_shape",
+    "check_unit_interval",
+    "check_weights",
+    "kernel_scalars",
+    "positive_int",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+Tensor = torch.Tensor
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+    """Check that ``dtype`` is a floating torch dtype."""
+    if not isinstance(dtype, torch.dtype) or dtype not in _FLOAT_DTYPES:
+        raise invalid(name, f"got {dtype!r}, not a floating torch dtype",
+                      "pass torch.float64 (default) or torch.float32", DtypeError)
+    return dtype
+
+
+def resolve_device(device: Any, name: str = "device") -> torch.device:
+    """Parse ``device`` without touching CUDA (no availability check happens here)."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise invalid(name, f"got {device!r}, not a torch device ({exc})",
+                      "pass 'cpu', 'cuda' or a torch.device", DtypeError) from None
+
+
+def as_float_tensor(name: str, value: Any, *, dtype: torch.dtype = torch.float64,
+                    device: str | torch.device = "cpu") -> torch.Tensor:
+    """``value`` (number, sequence, NumPy array or Tensor) as a floating tensor.
+
+    Tensors that are not floating (bool, int) are converted; complex values are refused.
+    """
+    dtype = resolve_dtype(dtype)
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            raise invalid(name, f"got a complex tensor ({value.dtype})",
+                          "pass a real floating tensor", DtypeError)
+        return value.to(device=device, dtype=dtype)
+    if isinstance(value, bool | complex) or value is None or isinstance(value, str | bytes):
+        raise invalid(name, f"got {type(value).__name__} {value!r}",
+                      "pass a real number, a sequence of numbers or a Tensor", DtypeError)
+    try:
+        return torch.as_tensor(value, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise invalid(name, f"could not be read as a real tensor ({exc})",
+                      "pass a real number, a (nested) sequence of numbers or a Tensor",
+                      DtypeError) from None
+
+
+def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """Raise if ``tensor`` holds NaN or ±inf."""
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0]) if tensor.dim() else ()
+        raise invalid(name, f"contains NaN or inf (first at index {where})",
+                      "pass finite values only")
+    return tensor
+
+
+def check_positive(name: str, tensor: torch.Tensor, *, strict: bool = True) -> torch.Tensor:
+    """Raise if ``tensor`` is not finite and > 0 (``>= 0`` with ``strict=False``)."""
+    check_finite(name, tensor)
+    bad = tensor <= 0 if strict else tensor < 0
+    if bool(bad.any()):
+        worst = float(tensor.min())
+        rel = "> 0" if strict else ">= 0"
+        raise invalid(name, f"must be {rel}, got a value {worst!r}", f"pass values {rel}")
+    return tensor
+
+
+def check_unit_interval(name: str, tensor: torch.Tensor, *, open_left: bool = True,
+                        open_right: bool = False) -> torch.Tensor:
+    """Raise unless every entry lies in (0, 1] (ends chosen by ``open_left``/``open_right``)."""
+    check_finite(name, tensor)
+    low_bad = tensor <= 0 if open_left else tensor < 0
+    high_bad = tensor >= 1 if open_right else tensor > 1
+    if bool((low_bad | high_bad).any()):
+        lo = "(" if open_left else "["
+        hi = ")" if open_right else "]"
+        raise invalid(name, f"must lie in {lo}0, 1{hi}; got min {float(tensor.min())!r}, "
+                      f"max {float(tensor.max())!r}", f"pass values in {lo}0, 1{hi}")
+    return tensor
+
+
+def check_shape(name: str, tensor: torch.Tensor, shape: Sequence[int | None]) -> torch.Tensor:
+    """Raise :class:`ShapeError` unless ``tensor.shape`` matches ``shape`` (None = any size)."""
+    ok = tensor.dim() == len(shape) and all(
+        want is None or got == want for got, want in zip(tensor.shape, shape, strict=True))
+    if not ok:
+        spec = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
+        raise invalid(name, f"has shape {list(tensor.shape)}, expected {spec}",
+                      f"pass a tensor of shape {spec}", ShapeError)
+    return tensor
+
+
+def check_dtype(name: str, tensor: torch.Tensor, dtype: torch.dtype,
+                device: torch.device) -> torch.Tensor:
+    """Raise :class:`DtypeError` unless ``tensor`` has ``dtype`` and lives on ``device``'s type."""
+    if tensor.dtype != dtype or tensor.device.type != device.type:
+        raise invalid(name, f"is {tensor.dtype} on {tensor.device}, expected {dtype} on "
+                      f"{device}", f"convert it with .to(dtype={dtype}, device='{device}')",
+                      DtypeError)
+    return tensor
+
+
+def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum`` (bools and non-integral floats refused)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        value = value.item()
+    integral = isinstance(value, numbers.Integral) or (
+        isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise invalid(name, f"got {value!r}, not an integer", f"pass an int >= {minimum}")
+    as_int = int(value)
+    if as_int < minimum:
+        raise invalid(name, f"got {as_int}", f"pass an int >= {minimum}")
+    return as_int
+
+
+def as_generator(generator: Any, device: torch.device, name: str = "generator") -> torch.Generator:
+    """Check that ``generator`` is a torch.Generator on ``device`` (an int seed is accepted)."""
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        g = torch.Generator(device=device)
+        g.manual_seed(generator)
+        return g
+    if not isinstance(generator, torch.Generator):
+        raise invalid(name, f"got {type(generator).__name__}, not a torch.Generator",
+                      "pass torch.Generator(device).manual_seed(seed) or an int seed "
+                      "(there is no global RNG)")
+    if generator.device.type != device.type:
+        raise invalid(name, f"lives on {generator.device}, the distribution on {device}",
+                      f"build it with torch.Generator(device='{device}')", DtypeError)
+    return generator
+
+
+def kernel_scalars(alpha: Any, sigma: Any, *, dtype: torch.dtype,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check the kernel (α, σ) of x_t = α x0 + σ ε: finite positive scalars (0-dim tensors)."""
+    out = []
+    for name, value in (("alpha", alpha), ("sigma", sigma)):
+        t = as_float_tensor(name, value, dtype=dtype, device=device)
+        if t.numel() != 1:
+            raise invalid(name, f"has shape {list(t.shape)}, expected a scalar",
+                          "pass a float or a 0-dim tensor (one kernel per call)", ShapeError)
+        t = t.reshape(())
+        check_positive(name, t)
+        out.append(t)
+    return out[0], out[1]
+
+
+def is_integral(value: float) -> bool:
+    """True when the float ``value`` is a whole number."""
+    return math.isfinite(value) and float(value).is_integer()
+
+
+def check_points(name: str, x: Any, dim: int, dtype: torch.dtype,
+                 device: torch.device) -> tuple[Tensor, tuple[int, ...]]:
+    """x of shape [..., dim] in ``dtype`` on ``device`` and finite, flattened to [n, dim];
+    also returns the leading shape for :func:`_cat`."""
+    if not isinstance(x, Tensor):
+        x = as_float_tensor(name, x, dtype=dtype, device=device)
+    if x.dtype != dtype or x.device.type != device.type:
+        raise invalid(name, f"is {x.dtype} on {x.device}, the distribution is {dtype} on "
+                      f"{device}", f"convert it with .to(dtype={dtype}, device='{device}') "
+                      "or build the distribution with that dtype", DtypeError)
+    if x.dim() < 1 or x.shape[-1] != dim:
+        raise invalid(name, f"has shape {list(x.shape)}", f"pass shape [n, {dim}] "
+                      f"(last dimension = the data dimension {dim})", ShapeError)
+    check_finite(name, x.detach())
+    return x.reshape(-1, dim), tuple(x.shape[:-1])
+
+
+def check_weights(name: str, weights: Any, device: torch.device) -> Tensor:
+    """Mixture weights: 1-D, finite, >= 0, summing to 1 (to 1e-6 + K·1e-8); returned
+    renormalised."""
+    w = as_float_tensor(name, weights, dtype=torch.float64, device=device).detach()
+    if w.dim() != 1 or w.numel() < 1:
+        raise invalid(name, f"has shape {list(w.shape)}", "pass a 1-D tensor [K] with K >= 1",
+                      ShapeError)
+    check_positive(name, w, strict=False)
+    total = float(w.sum())
+    # float32 weights of many components sum to 1 only up to ~K·6e-8 of rounding.
+    if abs(total - 1.0) > 1e-6 + 1e-8 * w.numel():
+        raise invalid(name, f"sum to {total!r}, not 1", "normalise them: weights / weights.sum()")
+    return w / w.sum()

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(_load(args._module).run(args))
 
 
-def _load(module: str):  # type: ignore[no-untyped-def]
+def _load(module: str) -> Any:
     return importlib.import_module(module)
 
 

@@ -13,6 +13,7 @@ from ._check import check as check
 from ._errors import InvalidArgument as InvalidArgument
 from ._errors import InvalidStep as InvalidStep
 from ._errors import SmeqError as SmeqError
+from ._mixture_constant import mixture_constant as mixture_constant
 from ._registry import CLOSED_FORMS as CLOSED_FORMS
 from ._registry import DERIVATIONS as DERIVATIONS
 from ._registry import ClosedForm as ClosedForm
@@ -42,5 +43,6 @@ __all__ = [
     "check",
     "closed_form",
     "derivation",
+    "mixture_constant",
     "register_closed_form",
 ]

@@ -29,6 +29,7 @@ from ._networks import random_score_network
 from ._probe import AddNoiseProbe, Kernel, low_precision_findings, resolve_schedule
 from ._report import LossReport
 from ._statistical import check_statistical
+from ._time_sampling import check_time_sampling
 from ._validate import positive_int, resolve_device, resolve_dtype
 from ._weightings import LIKELIHOOD, WEIGHTINGS, Match, describe_power_law, match_weighting
 
@@ -363,8 +364,11 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     sample); ``to_score(model, x_t, t)`` the model's score estimate. ``schedule`` is a
     :class:`numeric.Schedule`, an object with ``alpha(t)``/``sigma(t)``, or ``add_noise(x0,
     noise, t)`` (probed). t is passed in the schedule's units, one per sample, mixed within the
-    batch. With ``statistical=True`` the loss is ``loss(model, x0)`` sampling its own randomness
-    and is compared with SM on the data by a paired test (see :mod:`numeric._statistical`).
+    batch. With ``statistical=True`` the loss is ``loss(model, x0)`` sampling its own randomness:
+    with ``schedule=None`` it is compared with SM on the data by a paired test (implicit and
+    sliced SM, :mod:`numeric._statistical`); with a schedule it draws t and the noise itself and
+    the exact score must minimise it, tested along random directions with common random numbers
+    (:mod:`numeric._time_sampling`).
     The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
     probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
     bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``.
@@ -382,6 +386,12 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     model_list = _models(models, n_models, flat_dim, seed, dtype, dev, image_shape,
                          contracting=bool(statistical))
     target = str(name or getattr(loss, "__qualname__", type(loss).__name__))
+    if statistical and schedule is not None:
+        kernel = resolve_schedule(schedule, times=None, sample_shape=shape, dtype=dtype,
+                                  device=dev)
+        return check_time_sampling(loss, to_score, mix, kernel, shape=shape, dtype=dtype,
+                                   device=dev, seed=seed, n_samples=n_samples,
+                                   n_models=positive_int("n_models", n_models), target=target)
     if statistical:
         return check_statistical(loss, to_score, mix, model_list, shape=shape, dtype=dtype,
                                  device=dev, seed=seed, n_samples=n_samples, target=target,

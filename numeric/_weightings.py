@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ class Weighting:
     def __call__(self, alpha: Tensor, sigma: Tensor, **params: float) -> Tensor:
         """λ at the kernels (α, σ), float64."""
         form = proofs.closed_form(self.closed_form)
-        values = {"alpha": alpha.detach().double().cpu().numpy(),
+        values: dict[str, Any] = {"alpha": alpha.detach().double().cpu().numpy(),
                   "sigma": sigma.detach().double().cpu().numpy(), **params}
         out = form.lambdified("numpy")(*(values[p.name] for p in form.params))
         shape = values["sigma"].shape

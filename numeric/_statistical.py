@@ -23,7 +23,7 @@ from ._errors import ShapeError, invalid
 from ._mixture import GaussianMixture
 from ._report import LossReport
 
-__all__ = ["REPLICATES", "Z_THRESHOLD", "check_statistical"]
+__all__ = ["REPLICATES", "Z_THRESHOLD", "check_statistical", "crn_loss"]
 
 Tensor = torch.Tensor
 Z_THRESHOLD = 5.3
@@ -38,17 +38,19 @@ def _data_score(mix: GaussianMixture, x: Tensor) -> Tensor:
     return grad.detach()
 
 
-def _scalar_loss(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int,
-                 device: torch.device) -> float:
+def crn_loss(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int,
+             device: torch.device, *, hint: str = "") -> float:
+    """The mean of ``loss(model, x0)`` with the global RNG seeded by ``seed`` (common random
+    numbers: every model sees the same draws); ``hint`` says how the loss is called."""
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         try:
             out = loss(model, x0)
         except Exception as exc:
-            raise invalid("loss", f"raised {type(exc).__name__}: {exc}", "in statistical mode "
-                          "the loss is called as loss(model, x0) with x0 of shape "
-                          f"{list(x0.shape)}") from exc
+            raise invalid("loss", f"raised {type(exc).__name__}: {exc}", hint or "in "
+                          "statistical mode the loss is called as loss(model, x0) with x0 of "
+                          f"shape {list(x0.shape)}") from exc
     if not isinstance(out, Tensor) or out.shape not in ((), (x0.shape[0],)):
         got = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise invalid("loss", f"returned {got}", f"return a scalar or [{x0.shape[0]}] "
@@ -97,7 +99,7 @@ def check_statistical(loss: Callable[..., Any], to_score: Callable[..., Any],
         t0 = torch.zeros(n_samples, dtype=dtype, device=device)
         rseed = int(torch.randint(0, 2**62, (1,), generator=g))
         for j, model in enumerate(models):
-            d[j, r] = _scalar_loss(loss, model, xin, rseed, device)
+            d[j, r] = crn_loss(loss, model, xin, rseed, device)
             est = to_score(model, xin, t0)
             if not isinstance(est, Tensor) or est.shape != xin.shape:
                 raise invalid("to_score", "returned the wrong shape",

@@ -32,6 +32,7 @@ from ._mixture import GaussianMixture
 from ._networks import random_score_network
 from ._probe import Kernel
 from ._report import LossReport
+from ._statistical import crn_loss
 
 __all__ = ["check_time_sampling"]
 
@@ -39,6 +40,8 @@ Tensor = torch.Tensor
 Z_THRESHOLD = 5.3
 REPLICATES = 64
 THETAS = (-1.0, 0.0, 1.0)
+_HINT = ("with statistical=True and a schedule the loss is called as loss(model, x0) and draws t "
+         "and the noise itself")
 
 
 def _exact_scores(mix: GaussianMixture, x: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
@@ -101,26 +104,6 @@ class _ExactPlusDirection(torch.nn.Module):
         return out.detach()
 
 
-def _loss_value(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int) -> Tensor:
-    devices = [x0.device] if x0.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(seed)
-        try:
-            out = loss(model, x0)
-        except Exception as exc:
-            raise invalid("loss", f"raised {type(exc).__name__}: {exc}", "in the statistical "
-                          "mode with a schedule the loss is called as loss(model, x0), drawing "
-                          "t and the noise itself") from exc
-    if not isinstance(out, Tensor) or out.shape not in ((), (x0.shape[0],)):
-        got = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise invalid("loss", f"returned {got}", f"return a scalar or [{x0.shape[0]}] "
-                      "per-sample losses", ShapeError)
-    value = out.detach().to(torch.float64).mean().cpu()
-    if not bool(torch.isfinite(value)):
-        raise invalid("loss", "returned NaN or inf", "check the loss on the given batch")
-    return value
-
-
 def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
                         mix: GaussianMixture, kernel: Kernel, *, shape: tuple[int, ...],
                         dtype: torch.dtype, device: torch.device, seed: int, n_samples: int,
@@ -139,9 +122,9 @@ def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
                                                                                 device=device)
         rseed = int(torch.randint(0, 2**62, (1,), generator=g))
         for j, phi in enumerate(directions):
-            low, mid, high = (_loss_value(loss, _ExactPlusDirection(mix, kernel, to_score, phi,
-                                                                    theta), x0, rseed)
-                              for theta in THETAS)
+            low, mid, high = (
+                crn_loss(loss, _ExactPlusDirection(mix, kernel, to_score, phi, theta), x0,
+                         rseed, device, hint=_HINT) for theta in THETAS)
             slope[j, r] = (high - low) / 2
             curvature[j, r] = high + low - 2 * mid
     if not bool((curvature != 0).any()):

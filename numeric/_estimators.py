@@ -226,10 +226,7 @@ def implicit_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, n: in
     probes = positive_int("probes", probes)
     device = torch.device(distribution.device)
     g = as_generator(generator, device)
-    if xt is None:
-        _, _, _, _, xt = _draw(distribution, schedule, t, n, g)
-    else:
-        xt = _given_xt(distribution, xt)
+    xt = _draw(distribution, schedule, t, n, g)[4] if xt is None else _given_xt(distribution, xt)
     if divergence == "auto":
         divergence = "exact" if xt.shape[1] <= EXACT_DIVERGENCE_MAX_DIM else "hutchinson"
     with torch.enable_grad():
@@ -261,10 +258,7 @@ def sliced_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, n: int 
     projections = positive_int("projections", projections)
     device = torch.device(distribution.device)
     g = as_generator(generator, device)
-    if xt is None:
-        _, _, _, _, xt = _draw(distribution, schedule, t, n, g)
-    else:
-        xt = _given_xt(distribution, xt)
+    xt = _draw(distribution, schedule, t, n, g)[4] if xt is None else _given_xt(distribution, xt)
     scale = 1.0 / xt.shape[1] if projection == "sphere" else 1.0
     with torch.enable_grad():
         x = xt.detach().requires_grad_(True)

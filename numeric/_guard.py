@@ -352,7 +352,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                times: Any = None, models: Iterable[Any] | None = None, data: Any = None,
                dim: int = 3, expected_weighting: Any = None, device: Any = "cpu",
                dtype: torch.dtype = torch.float64, seed: int = 0, n_samples: int = 256,
-               image_shape: tuple[int, ...] | None = None, statistical: bool = False,
+               image_shape: tuple[int, ...] | None = None, statistical: bool | str = False,
                n_times: int = DEFAULT_TIMES, n_models: int = DEFAULT_MODELS,
                rtol: float | None = None, batch_size: int = 256,
                weighting_params: dict[str, float] | None = None,
@@ -364,11 +364,11 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     sample); ``to_score(model, x_t, t)`` the model's score estimate. ``schedule`` is a
     :class:`numeric.Schedule`, an object with ``alpha(t)``/``sigma(t)``, or ``add_noise(x0,
     noise, t)`` (probed). t is passed in the schedule's units, one per sample, mixed within the
-    batch. With ``statistical=True`` the loss is ``loss(model, x0)`` sampling its own randomness:
-    with ``schedule=None`` it is compared with SM on the data by a paired test (implicit and
-    sliced SM, :mod:`numeric._statistical`); with a schedule it draws t and the noise itself and
-    the exact score must minimise it, tested along random directions with common random numbers
-    (:mod:`numeric._time_sampling`).
+    batch. With ``statistical=True`` (or ``"data"``) the loss is ``loss(model, x0)`` sampling its
+    own randomness and is compared with SM on the data by a paired test (implicit and sliced SM,
+    :mod:`numeric._statistical`); with ``statistical="time"`` it is ``loss(model, x0)`` drawing
+    t and the noise itself, and the exact score must minimise it, tested along several directions
+    with common random numbers (:mod:`numeric._time_sampling`).
     The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
     probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
     bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``.
@@ -386,7 +386,11 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     model_list = _models(models, n_models, flat_dim, seed, dtype, dev, image_shape,
                          contracting=bool(statistical))
     target = str(name or getattr(loss, "__qualname__", type(loss).__name__))
-    if statistical and schedule is not None:
+    if statistical not in (False, True, "data", "time"):
+        raise invalid("statistical", f"got {statistical!r}", "pass False (exact coupled check), "
+                      "True or 'data' (loss(model, x0) on the data, e.g. implicit or sliced SM), "
+                      "or 'time' (loss(model, x0) that draws t and the noise itself)")
+    if statistical == "time":
         kernel = resolve_schedule(schedule, times=None, sample_shape=shape, dtype=dtype,
                                   device=dev)
         return check_time_sampling(loss, to_score, mix, kernel, shape=shape, dtype=dtype,

@@ -60,9 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pass x0 to the loss with this shape instead of [B, dim]")
     parser.add_argument("--n-samples", type=int, default=256,
                         help="x_t samples per time (default: 256)")
-    parser.add_argument("--statistical", action="store_true",
-                        help="statistical mode, for losses that draw their own noise "
-                             "(loss(model, x0); implicit or sliced score matching)")
+    parser.add_argument("--statistical", nargs="?", const="data", default=False,
+                        choices=["data", "time"],
+                        help="statistical mode for losses that draw their own randomness, "
+                             "loss(model, x0): 'data' (the default when given; implicit or "
+                             "sliced score matching) or 'time' (the loss draws t and the noise)")
     parser.add_argument("--plot", metavar="FILE",
                         help="draw λ(t) against the known weightings into FILE (png, pdf, svg)")
     parser.add_argument("--path", default=".", metavar="DIR",

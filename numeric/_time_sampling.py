@@ -40,8 +40,8 @@ Tensor = torch.Tensor
 Z_THRESHOLD = 5.3
 REPLICATES = 64
 THETAS = (-1.0, 0.0, 1.0)
-_HINT = ("with statistical=True and a schedule the loss is called as loss(model, x0) and draws t "
-         "and the noise itself")
+_HINT = ("with statistical='time' the loss is called as loss(model, x0) and draws t and the "
+         "noise itself")
 
 
 def _exact_scores(mix: GaussianMixture, x: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:

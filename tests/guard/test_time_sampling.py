@@ -40,7 +40,7 @@ def _eps_to_score(model: Callable[..., torch.Tensor], xt: torch.Tensor,
 
 
 def test_correct_time_sampling_loss_passes() -> None:
-    report = numeric.check_loss(_eps_loss(), _eps_to_score, SCHEDULE, statistical=True,
+    report = numeric.check_loss(_eps_loss(), _eps_to_score, SCHEDULE, statistical="time",
                                 n_samples=64)
     assert report.ok, report.summary()
     assert "t sampled by the loss" in report.mode
@@ -48,7 +48,7 @@ def test_correct_time_sampling_loss_passes() -> None:
 
 @pytest.mark.parametrize("bug", ["sigma-scaled", "alpha-dropped", "noise-redrawn", "negated"])
 def test_time_sampling_bugs_are_caught(bug: str) -> None:
-    report = numeric.check_loss(_eps_loss(bug), _eps_to_score, SCHEDULE, statistical=True,
+    report = numeric.check_loss(_eps_loss(bug), _eps_to_score, SCHEDULE, statistical="time",
                                 n_samples=64)
     assert not report.ok, report.summary()
     assert report.findings
@@ -59,4 +59,9 @@ def test_loss_ignoring_the_model_is_rejected() -> None:
         return (x0**2).sum(-1) + torch.rand(x0.shape[0], dtype=x0.dtype)
 
     with pytest.raises(numeric.InvalidArgument, match=r"`loss`.*does not depend on the model"):
-        numeric.check_loss(constant, _eps_to_score, SCHEDULE, statistical=True, n_samples=8)
+        numeric.check_loss(constant, _eps_to_score, SCHEDULE, statistical="time", n_samples=8)
+
+
+def test_unknown_statistical_mode_is_rejected() -> None:
+    with pytest.raises(numeric.InvalidArgument, match="`statistical`"):
+        numeric.check_loss(_eps_loss(), _eps_to_score, SCHEDULE, statistical="sometimes")

@@ -14,6 +14,7 @@ from typing import Any, Literal, overload
 import torch
 
 from ._errors import ShapeError, invalid
+from ._frozen import FrozenDistribution
 from ._mixture import Posterior, _blocks, _cat
 from ._validate import (
     as_float_tensor,
@@ -21,7 +22,6 @@ from ._validate import (
     check_finite,
     check_points,
     check_weights,
-    kernel_scalars,
     positive_int,
     resolve_device,
     resolve_dtype,
@@ -32,7 +32,7 @@ __all__ = ["EmpiricalDistribution"]
 Tensor = torch.Tensor
 
 
-class EmpiricalDistribution:
+class EmpiricalDistribution(FrozenDistribution):
     """The data set ``points`` [B, d] (optional ``weights`` [B], default uniform) as p_0.
 
     p_t = Σ_i w_i N(α x_i, σ²I); every sum over points goes through log-sum-exp, and distances
@@ -68,9 +68,6 @@ class EmpiricalDistribution:
         put(self, "_weights", w.to(dtype))
         put(self, "_log_weights", torch.log(w).to(dtype))
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"EmpiricalDistribution is immutable; cannot set {name!r}")
-
     @property
     def points(self) -> Tensor:
         """x_i, shape [B, d]."""
@@ -89,14 +86,6 @@ class EmpiricalDistribution:
     def n_points(self) -> int:
         return int(self._points.shape[0])
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
     def __repr__(self) -> str:
         return (f"EmpiricalDistribution(n_points={self.n_points}, dim={self.dim}, "
                 f"dtype={self.dtype}, device='{self.device}')")
@@ -106,15 +95,6 @@ class EmpiricalDistribution:
         n = positive_int("n", n)
         g = as_generator(generator, self._device)
         return self._points[torch.multinomial(self._weights, n, replacement=True, generator=g)]
-
-    def sample_xt(self, n: int, alpha: Any, sigma: Any, *,
-                  generator: torch.Generator | int) -> tuple[Tensor, Tensor, Tensor]:
-        """(x0, ε, x_t) with x_t = α x0 + σ ε, each [n, d]."""
-        a, s = self._kernel(alpha, sigma)
-        g = as_generator(generator, self._device)
-        x0 = self.sample(n, generator=g)
-        eps = torch.randn(x0.shape, generator=g, dtype=self._dtype, device=self._device)
-        return x0, eps, a * x0 + s * eps
 
     def log_prob_t(self, xt: Tensor, alpha: Any, sigma: Any) -> Tensor:
         """log p_t(x_t) = logsumexp_i(log w_i − ‖x_t − αx_i‖²/(2σ²)) − (d/2) log(2πσ²)."""
@@ -204,6 +184,3 @@ class EmpiricalDistribution:
             scores.append(-(torch.exp(log_r).unsqueeze(-1) * diff).sum(-2) / (s * s))
         norm = 0.5 * self.dim * (math.log(2 * math.pi) + 2 * torch.log(s))
         return _cat(logps, lead) - norm, _cat(scores, lead), _cat(log_rs, lead)
-
-    def _kernel(self, alpha: Any, sigma: Any) -> tuple[Tensor, Tensor]:
-        return kernel_scalars(alpha, sigma, dtype=self._dtype, device=self._device)

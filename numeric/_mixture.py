@@ -16,6 +16,7 @@ from typing import Any, Literal, overload
 import torch
 
 from ._errors import ShapeError, invalid
+from ._frozen import FrozenDistribution
 from ._validate import (
     as_float_tensor,
     as_generator,
@@ -23,7 +24,6 @@ from ._validate import (
     check_points,
     check_positive,
     check_weights,
-    kernel_scalars,
     positive_int,
     resolve_device,
     resolve_dtype,
@@ -103,7 +103,7 @@ class Posterior:
         return x0.reshape(*self.means.shape[:-2], d)
 
 
-class GaussianMixture:
+class GaussianMixture(FrozenDistribution):
     """p_0 = Σ_k π_k N(μ_k, Σ_k) in R^d, with exact p_t, ∇log p_t and p(x0|x_t).
 
     ``covs`` is [K] (isotropic Σ_k = c_k I), [K, d] (diagonal) or [K, d, d] (full, symmetric
@@ -147,9 +147,6 @@ class GaussianMixture:
         put(self, "_eigvals", eigvals.to(dtype))
         put(self, "_eigvecs", None if eigvecs is None else eigvecs.to(dtype))
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"GaussianMixture is immutable; cannot set {name!r}")
-
     # ---- parameters ---------------------------------------------------------------------
     @property
     def weights(self) -> Tensor:
@@ -179,14 +176,6 @@ class GaussianMixture:
     def n_components(self) -> int:
         return int(self._means.shape[0])
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
     def __repr__(self) -> str:
         return (f"GaussianMixture(n_components={self.n_components}, dim={self.dim}, "
                 f"cov_kind={self.cov_kind!r}, dtype={self.dtype}, device='{self.device}')")
@@ -209,15 +198,6 @@ class GaussianMixture:
         if self._eigvecs is not None:
             z = torch.einsum("nde,ne->nd", self._eigvecs[k], z)
         return self._means[k] + z
-
-    def sample_xt(self, n: int, alpha: Any, sigma: Any, *,
-                  generator: torch.Generator | int) -> tuple[Tensor, Tensor, Tensor]:
-        """(x0, ε, x_t) with x0 ~ p_0, ε ~ N(0, I) and x_t = α x0 + σ ε, each [n, d]."""
-        a, s = self._kernel(alpha, sigma)
-        g = as_generator(generator, self._device)
-        x0 = self.sample(n, generator=g)
-        eps = torch.randn(x0.shape, generator=g, dtype=self._dtype, device=self._device)
-        return x0, eps, a * x0 + s * eps
 
     def marginal(self, alpha: Any, sigma: Any) -> GaussianMixture:
         """p_t = Σ_k π_k N(αμ_k, α²Σ_k + σ²I) as a GaussianMixture."""
@@ -386,9 +366,6 @@ class GaussianMixture:
         if self._eigvecs is None:
             return v
         return torch.einsum("kde,nke->nkd", self._eigvecs, v)
-
-    def _kernel(self, alpha: Any, sigma: Any) -> tuple[Tensor, Tensor]:
-        return kernel_scalars(alpha, sigma, dtype=self._dtype, device=self._device)
 
     def _points(self, name: str, x: Any) -> tuple[Tensor, tuple[int, ...]]:
         return check_points(name, x, self.dim, self._dtype, self._device)

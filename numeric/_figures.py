@@ -59,6 +59,12 @@ def _lean_log_ticks(ax: Any) -> None:
             axis.set_major_locator(LogLocator(numticks=8))
 
 
+def _relative_spread(values: list[float]) -> list[float]:
+    """|v − mean| / |mean| per value, floored at 1e-18 so exact agreement shows on a log axis."""
+    mean = sum(values) / len(values)
+    return [max(abs(v - mean) / abs(mean), 1e-18) for v in values]
+
+
 def _training_run(fig: Any, data: dict[str, Any]) -> None:
     left, right = fig.subplots(1, 2)
     steps, gap = data["steps"], data["gap"]
@@ -72,9 +78,7 @@ def _training_run(fig: Any, data: dict[str, Any]) -> None:
     left.set_title(f"{data['schedule']}, t = {data['t']:.3g}, d = {data['dim']}", fontsize=10)
     left.legend(fontsize=9)
     left.grid(alpha=0.3)
-    mean = sum(gap) / len(gap)
-    rel = [abs(g - mean) / abs(mean) for g in gap]
-    right.semilogy(steps, [max(r, 1e-18) for r in rel], "o-", color=_COLOURS[2], ms=3)
+    right.semilogy(steps, _relative_spread(gap), "o-", color=_COLOURS[2], ms=3)
     right.axhline(data["tolerance"], color="black", ls=":", lw=1.2,
                   label=f"tolerance {data['tolerance']:.0e}")
     right.set_ylim(1e-18, 1)
@@ -101,10 +105,8 @@ def _theta_spread(fig: Any, data: dict[str, Any]) -> None:
     left.grid(alpha=0.3)
     for key, colour, label in (("plain", _COLOURS[1], "plain Monte Carlo"),
                                ("coupled", _COLOURS[0], "posterior-coupled")):
-        values = data[key]
-        mean = sum(values) / len(values)
-        rel = [max(abs(v - mean) / abs(mean), 1e-18) for v in values]
-        right.semilogy(idx, rel, "o" if key == "plain" else "s", color=colour, ms=4, label=label)
+        right.semilogy(idx, _relative_spread(data[key]), "o" if key == "plain" else "s",
+                       color=colour, ms=4, label=label)
     right.set_ylim(1e-18, 10)
     right.set_xlabel("random network θ (index)")
     right.set_ylabel("|estimate − mean over θ| / mean (relative)")

@@ -51,6 +51,13 @@ def _check_range(lo_name: str, lo: Any, hi_name: str, hi: Any) -> None:
         raise InvalidArgument(f"{lo_name}={lo!r} must be <= {hi_name}={hi!r}")
 
 
+def _check_int_range(name: str, lo: Any, hi: Any, minimum: int) -> None:
+    """``min_<name>`` and ``max_<name>`` are ints >= ``minimum`` with min <= max."""
+    _check_int(f"min_{name}", lo, minimum)
+    _check_int(f"max_{name}", hi, minimum)
+    _check_range(f"min_{name}", lo, f"max_{name}", hi)
+
+
 def _check_float(name: str, value: Any, *, positive: bool = True) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (positive and value <= 0):
@@ -83,12 +90,8 @@ def gaussian_mixtures(*, min_dim: int = 1, max_dim: int = 4, min_components: int
     ``covariance`` fixes the kind ("isotropic" [K], "diagonal" [K,d], "full" [K,d,d] with a
     random rotation); None draws one. Weights are ≥ ``min_weight`` before normalising.
     """
-    _check_int("min_dim", min_dim, 1)
-    _check_int("max_dim", max_dim, 1)
-    _check_range("min_dim", min_dim, "max_dim", max_dim)
-    _check_int("min_components", min_components, 1)
-    _check_int("max_components", max_components, 1)
-    _check_range("min_components", min_components, "max_components", max_components)
+    _check_int_range("dim", min_dim, max_dim, 1)
+    _check_int_range("components", min_components, max_components, 1)
     max_mean = _check_float("max_mean", max_mean, positive=False)
     if max_mean < 0:
         raise InvalidArgument(f"max_mean={max_mean!r} must be >= 0")
@@ -182,12 +185,8 @@ def score_networks(dim: int, *, activations: Any = None, min_width: int = 4,
     """Replayable random MLP score models for ``dim``: a seed and an architecture are drawn and
     built with :func:`numeric.random_score_network`."""
     _check_int("dim", dim, 1)
-    _check_int("min_width", min_width, 1)
-    _check_int("max_width", max_width, 1)
-    _check_range("min_width", min_width, "max_width", max_width)
-    _check_int("min_depth", min_depth, 0)
-    _check_int("max_depth", max_depth, 0)
-    _check_range("min_depth", min_depth, "max_depth", max_depth)
+    _check_int_range("width", min_width, max_width, 1)
+    _check_int_range("depth", min_depth, max_depth, 0)
     acts = sorted(_networks.ACTIVATIONS) if activations is None else list(activations)
     if isinstance(activations, str) or not acts or set(acts) - set(_networks.ACTIVATIONS):
         raise InvalidArgument(f"activations={activations!r} must be a non-empty collection "
@@ -222,9 +221,7 @@ def sm_problems(*, min_dim: int = 1, max_dim: int = 3, max_components: int = 3,
                 device: str = "cpu") -> st.SearchStrategy[SMProblem]:
     """A bundle (:class:`SMProblem`): a mixture, a schedule, an interior t, the networks to
     compare, and a ``seed`` for the Monte Carlo noise."""
-    _check_int("min_networks", min_networks, 1)
-    _check_int("max_networks", max_networks, 1)
-    _check_range("min_networks", min_networks, "max_networks", max_networks)
+    _check_int_range("networks", min_networks, max_networks, 1)
     mixtures = gaussian_mixtures(min_dim=min_dim, max_dim=max_dim, max_components=max_components,
                                  covariance=covariance, dtype=dtype, device=device)
     schedules = noise_schedules(kinds=kinds)

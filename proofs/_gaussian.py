@@ -16,7 +16,8 @@ from math import comb
 import sympy as sp
 from sympy.matrices.utilities import dotprodsimp
 
-from ._notation import alpha, conditional_score, gaussian_density, kernel, sigma, x, x0
+from ._notation import alpha, conditional_score, gaussian_density, kernel, mu, sigma, tau, x, x0
+from ._notation import d as dim
 from ._registry import derivation, register_closed_form
 from ._step import Step
 
@@ -25,10 +26,7 @@ __all__ = ["gaussian_expectation", "gaussian_moment"]
 VINCENT = "Vincent (2011), §4.2"
 BISHOP = "Bishop (2006), PRML §2.3.3 (eqs. 2.113-2.117)"
 
-mu = sp.Symbol("mu", real=True)
-tau = sp.Symbol("tau", positive=True)
 s_iso = sp.Symbol("s", positive=True)
-dim = sp.Symbol("d", positive=True, integer=True)
 eps = sp.Symbol("epsilon", real=True)
 _DEGREE = 3
 theta = sp.symbols(f"theta0:{_DEGREE + 1}", real=True)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import sympy as sp
 
 from ._gaussian import gaussian_expectation
-from ._notation import real_line, x
+from ._notation import d as dim
+from ._notation import mu, real_line, tau, x
 from ._registry import derivation, register_closed_form
 from ._step import Step
 
@@ -25,10 +26,7 @@ __all__: list[str] = []
 HYVARINEN = "Hyvärinen (2005), Theorem 1"
 SONG = "Song et al. (2019), sliced score matching, eqs. 7-8"
 
-mu = sp.Symbol("mu", real=True)
-tau = sp.Symbol("tau", positive=True)
 theta = sp.symbols("theta0:3", real=True)
-dim = sp.Symbol("d", positive=True, integer=True)
 
 _QUADRATIC = theta[0] + theta[1] * x + theta[2] * x**2
 IMPLICIT_SM_GAUSSIAN_QUADRATIC = gaussian_expectation(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["S", "alpha", "conditional_score", "d", "gaussian_density", "kernel", "p0",
-           "real_line", "sigma", "t", "x", "x0"]
+__all__ = ["S", "alpha", "conditional_score", "d", "gaussian_density", "kernel", "mu", "p0",
+           "real_line", "sigma", "t", "tau", "x", "x0"]
 
 alpha = sp.Symbol("alpha", positive=True)
 sigma = sp.Symbol("sigma", positive=True)
 t = sp.Symbol("t", positive=True)
 d = sp.Symbol("d", positive=True, integer=True)
+mu = sp.Symbol("mu", real=True)      # mean of a Gaussian p_0
+tau = sp.Symbol("tau", positive=True)  # standard deviation of a Gaussian p_0
 x = sp.Symbol("x", real=True)    # x_t in 1-D
 x0 = sp.Symbol("x_0", real=True)
 S = sp.Symbol("S", real=True)    # the value s_θ(x_t) of a score model at one x_t

@@ -13,7 +13,6 @@ from ._check import check as check
 from ._errors import InvalidArgument as InvalidArgument
 from ._errors import InvalidStep as InvalidStep
 from ._errors import SmeqError as SmeqError
-from ._mixture_constant import mixture_constant as mixture_constant
 from ._registry import CLOSED_FORMS as CLOSED_FORMS
 from ._registry import DERIVATIONS as DERIVATIONS
 from ._registry import ClosedForm as ClosedForm
@@ -23,9 +22,10 @@ from ._registry import register_closed_form as register_closed_form
 from ._step import Derivation as Derivation
 from ._step import Step as Step
 from ._step import Verdict as Verdict
+from .catalogue.mixture_constant import mixture_constant as mixture_constant
 
 # The catalogue: importing each module registers its derivations and closed forms.
-from . import _catalogue  # noqa: F401  isort: skip
+from . import catalogue  # noqa: F401  isort: skip
 
 __all__ = [
     "CLOSED_FORMS",

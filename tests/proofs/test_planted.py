@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 from proofs import Step, check
-from proofs._gaussian import CONSTANT_1D, POST_MEAN, POST_VAR, mu, tau
 from proofs._notation import S, alpha, conditional_score, kernel, p0, real_line, sigma, x, x0
+from proofs.catalogue.gaussian import CONSTANT_1D, POST_MEAN, POST_VAR, mu, tau
 
 A = alpha**2 * tau**2 + sigma**2
 SCORE = -(x - alpha * mu) / A                          # score of N(αμ, α²τ² + σ²)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ._gaussian import gaussian_expectation
-from ._notation import d as dim
-from ._notation import mu, real_line, tau, x
-from ._registry import derivation, register_closed_form
-from ._step import Step
+from .._notation import d as dim
+from .._notation import mu, real_line, tau, x
+from .._registry import derivation, register_closed_form
+from .._step import Step
+from .gaussian import gaussian_expectation
 
 __all__: list[str] = []
 

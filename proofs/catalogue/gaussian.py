@@ -16,10 +16,10 @@ from math import comb
 import sympy as sp
 from sympy.matrices.utilities import dotprodsimp
 
-from ._notation import alpha, conditional_score, gaussian_density, kernel, mu, sigma, tau, x, x0
-from ._notation import d as dim
-from ._registry import derivation, register_closed_form
-from ._step import Step
+from .._notation import alpha, conditional_score, gaussian_density, kernel, mu, sigma, tau, x, x0
+from .._notation import d as dim
+from .._registry import derivation, register_closed_form
+from .._step import Step
 
 __all__ = ["gaussian_expectation", "gaussian_moment"]
 

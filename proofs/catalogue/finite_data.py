@@ -15,9 +15,9 @@ from typing import Any
 
 import sympy as sp
 
-from ._notation import S, alpha, conditional_score, gaussian_density, kernel, real_line, sigma, x
-from ._registry import derivation, register_closed_form
-from ._step import Step
+from .._notation import S, alpha, conditional_score, gaussian_density, kernel, real_line, sigma, x
+from .._registry import derivation, register_closed_form
+from .._step import Step
 
 __all__: list[str] = []
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ._notation import t
-from ._registry import derivation, register_closed_form
-from ._step import Step
+from .._notation import t
+from .._registry import derivation, register_closed_form
+from .._step import Step
 
 __all__: list[str] = []
 

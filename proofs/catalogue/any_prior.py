@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ._notation import S, alpha, conditional_score, kernel, p0, real_line, sigma, x, x0
-from ._registry import derivation
-from ._step import Step
+from .._notation import S, alpha, conditional_score, kernel, p0, real_line, sigma, x, x0
+from .._registry import derivation
+from .._step import Step
 
 __all__: list[str] = []
 

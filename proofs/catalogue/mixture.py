@@ -10,8 +10,8 @@ The general case is a symbolic number K of components (SymPy ``Sum``); K = 2 and
 K = 2 in 2-D (isotropic components) are written out term by term. Where a step holds for *every*
 weight vector w_k ≥ 0 with Σ_k w_k = 1 (the pointwise identity, Jensen), it is stated for such
 symbols; the steps "posterior-normalised" and "score-2" show the posterior weights are one.
-Gaussian expectations use the moment formula of ``proofs._gaussian`` (checked there against the
-moment generating function). C(t) as a number: :func:`proofs.mixture_constant`.
+Gaussian expectations use the moment formula of ``proofs.catalogue.gaussian`` (checked there
+against the moment generating function). C(t) as a number: :func:`proofs.mixture_constant`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 import sympy as sp
 
-from ._gaussian import gaussian_expectation
-from ._notation import S, alpha, conditional_score, gaussian_density, real_line, sigma, x
-from ._notation import x0 as _x0
-from ._registry import derivation
-from ._step import Step
+from .._notation import S, alpha, conditional_score, gaussian_density, real_line, sigma, x
+from .._notation import x0 as _x0
+from .._registry import derivation
+from .._step import Step
+from .gaussian import gaussian_expectation
 
 __all__: list[str] = []
 
@@ -51,7 +51,7 @@ def _gap_pieces(weights: list[sp.Expr], means: list[list[sp.Expr]], variances: l
                 ) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     """E_{x_0|x_t}‖h − S‖², ‖E h − S‖², (α²/σ⁴) tr Cov(x_0|x_t) and the nonnegative form of
     the gap, for a posterior Σ_k w_k N(m_k, c_k I) in len(values) dimensions. Posterior
-    expectations are sums of Gaussian moments (proofs._gaussian.gaussian_expectation)."""
+    expectations are sums of Gaussian moments (proofs.catalogue.gaussian.gaussian_expectation)."""
     total = total or (lambda terms: sp.Add(*terms))
     dim = len(values)
     ys = [_x0] if dim == 1 else list(sp.symbols(f"y1:{dim + 1}", real=True))

@@ -21,7 +21,7 @@ from typing import Any
 
 import mpmath
 
-from ._errors import invalid
+from .._errors import invalid
 
 __all__ = ["mixture_constant"]
 

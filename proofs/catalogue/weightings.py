@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ._notation import alpha, sigma, t
-from ._registry import derivation, register_closed_form
-from ._step import Step
+from .._notation import alpha, sigma, t
+from .._registry import derivation, register_closed_form
+from .._step import Step
 
 __all__: list[str] = []
 

@@ -1,0 +1,121 @@
+"""Assumptions: symbol facts, substitutions of equalities, and an empty region refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.logic.boolalg import Boolean
+
+from .._errors import InvalidStep, invalid
+from .._step import Step
+
+_SIGN_OF = {sp.StrictGreaterThan: "positive", sp.GreaterThan: "nonnegative",
+            sp.StrictLessThan: "negative", sp.LessThan: "nonpositive"}
+_PREDICATES = {"positive": "positive", "nonnegative": "nonnegative", "negative": "negative",
+               "nonpositive": "nonpositive", "real": "real", "integer": "integer",
+               "nonzero": "nonzero", "finite": "finite"}
+
+
+class _Context:
+    """Assumptions turned into symbol properties, known-nonnegative forms and substitutions."""
+
+    def __init__(self) -> None:
+        self.nonnegative: list[sp.Expr] = []   # expressions known >= 0
+        self.positive: list[sp.Expr] = []      # expressions known > 0
+        self.conditions: list[Boolean] = []    # all conditions, for numeric sampling
+
+
+def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
+    context = _Context()
+    facts: dict[sp.Symbol, dict[str, bool]] = {}
+    substitutions: dict[sp.Basic, sp.Basic] = {}
+    for assumption in step.assumptions:
+        if assumption is sp.true:
+            continue
+        if isinstance(assumption, sp.Eq):
+            substitutions[assumption.lhs] = assumption.rhs
+            continue
+        if isinstance(assumption, sp.Ne):
+            expr = assumption.lhs - assumption.rhs
+            if isinstance(expr, sp.Symbol):
+                facts.setdefault(expr, {})["nonzero"] = True
+            continue
+        if isinstance(assumption, sp.logic.boolalg.And):
+            raise invalid("assumptions", f"step {step.name!r} has a conjunction {assumption}",
+                          "list each condition as its own tuple entry", InvalidStep)
+        if hasattr(assumption, "function") and hasattr(assumption, "arguments"):  # Q.<pred>(x)
+            key = _PREDICATES.get(getattr(assumption.function, "name", str(assumption.function)))
+            (arg,) = assumption.arguments
+            if key is None or not isinstance(arg, sp.Symbol):
+                raise invalid("assumptions", f"unsupported predicate {assumption}",
+                              "use Q.positive/nonnegative/negative/real/integer on a symbol, or a "
+                              "relation like x > 0", InvalidStep)
+            facts.setdefault(arg, {})[key] = True
+            continue
+        sign = _SIGN_OF.get(type(assumption))
+        if sign is None:
+            raise invalid("assumptions", f"unsupported condition {assumption}",
+                          "use <, <=, >, >=, Eq or Ne", InvalidStep)
+        expr = sp.expand(assumption.lhs - assumption.rhs)
+        if sign in ("negative", "nonpositive"):
+            expr, sign = -expr, "positive" if sign == "negative" else "nonnegative"
+        context.conditions.append(assumption)
+        if isinstance(expr, sp.Symbol):
+            facts.setdefault(expr, {})[sign] = True
+        else:
+            context.nonnegative.append(expr)
+            if sign == "positive":
+                context.positive.append(expr)
+    renames: dict[sp.Symbol, sp.Symbol] = {}
+    for symbol, new in facts.items():
+        merged = {**symbol.assumptions0, **new}
+        try:
+            renames[symbol] = sp.Symbol(symbol.name, **merged)
+        except Exception as exc:  # sympy's InconsistentAssumptions
+            raise invalid("assumptions", f"step {step.name!r} assumes contradictory facts "
+                          f"about {symbol}: {exc}", "remove one of the conflicting conditions",
+                          InvalidStep) from None
+    _reject_empty_region(step, context, renames)
+
+    def apply(value: Any) -> Any:
+        if value is None:
+            return None
+        out = value.xreplace(substitutions) if substitutions else value
+        return out.xreplace(renames) if renames else out
+
+    context.nonnegative = [apply(e) for e in context.nonnegative]
+    context.positive = [apply(e) for e in context.positive]
+    context.conditions = [apply(c) for c in context.conditions]
+    return apply(step.lhs), apply(step.rhs), apply(step.witness), context
+
+
+def _reject_empty_region(step: Step, context: _Context,
+                         renames: dict[sp.Symbol, sp.Symbol]) -> None:
+    """Conditions on one symbol (e.g. ``t > 2`` and ``t < 1``) must leave some value."""
+    by_symbol: dict[sp.Symbol, list[Boolean]] = {}
+    for condition in context.conditions:
+        free = condition.free_symbols
+        if len(free) == 1 and not condition.atoms(AppliedUndef, sp.Integral):
+            by_symbol.setdefault(next(iter(free)), []).append(condition)
+    for symbol, conditions in by_symbol.items():
+        real = sp.Symbol(symbol.name, real=True)
+        try:
+            region = sp.reduce_inequalities([c.xreplace({symbol: real}) for c in conditions], real)
+        except Exception:  # not a polynomial condition: leave it to numeric sampling
+            continue
+        if region is sp.false:
+            raise invalid("assumptions", f"step {step.name!r} assumes {conditions}, which no "
+                          f"value of {symbol} satisfies", "fix or drop the contradicting "
+                          "condition", InvalidStep)
+        known = renames.get(symbol, symbol)
+        for fact, holds in (("positive", real > 0), ("nonnegative", real >= 0),
+                            ("negative", real < 0), ("nonpositive", real <= 0)):
+            if getattr(known, f"is_{fact}") and sp.reduce_inequalities(
+                    [c.xreplace({symbol: real}) for c in conditions] + [holds], real) is sp.false:
+                raise invalid("assumptions", f"step {step.name!r} declares {symbol} {fact} "
+                              f"but assumes {conditions}", "fix or drop the contradicting "
+                              "condition", InvalidStep)
+
+

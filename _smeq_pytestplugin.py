@@ -162,7 +162,7 @@ def smeq_device(smeq_config: SmeqConfig) -> str:
 @pytest.fixture(scope="session")
 def smeq_schedule(smeq_config: SmeqConfig) -> Any:
     """The configured schedule as the guard takes it (a numeric.Schedule, or the user's object)."""
-    from numeric._guard_cli import load_schedule
+    from numeric.guard._cli import load_schedule
 
     return _usage(load_schedule, "--smeq-schedule", smeq_config.schedule)
 
@@ -189,7 +189,7 @@ def smeq_problem(smeq_config: SmeqConfig, smeq_device: str, smeq_schedule: Any) 
     import torch
 
     import numeric
-    from numeric._guard import default_mixture
+    from numeric.guard._inputs import default_mixture
 
     mixture = default_mixture(3, smeq_config.seed, torch.float64, torch.device("cpu"))
     # A user's schedule object has no grid: the guard then picks its own times.
@@ -216,7 +216,7 @@ def smeq_check_loss(smeq_config: SmeqConfig, smeq_device: str) -> Callable[..., 
     def check(loss: Callable[..., Any], to_score: Callable[..., Any], schedule: Any = None,
               **kwargs: Any) -> Any:
         if schedule is None:
-            from numeric._guard_cli import load_schedule
+            from numeric.guard._cli import load_schedule
 
             schedule = _usage(load_schedule, "--smeq-schedule", smeq_config.schedule)
         kwargs.setdefault("device", smeq_device)
@@ -254,7 +254,7 @@ def smeq_target(smeq_config: SmeqConfig, smeq_check_loss: Callable[..., Any]) ->
     """The configured target; tests that use it skip when no ``--smeq-target`` is set."""
     if smeq_config.target is None:
         pytest.skip("no smeq target: pass --smeq-target MODULE:LOSS (or set SMEQ_TARGET)")
-    from numeric._guard_cli import load_object, load_schedule
+    from numeric.guard._cli import load_object, load_schedule
 
     loss = _usage(load_object, "--smeq-target", smeq_config.target)
     to_score = (None if smeq_config.to_score is None

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "quality"
 from mutants import CORRECT, MUTANTS
 
 from numeric import Schedule, check_loss
-from numeric._guard import default_mixture, default_models
-from numeric._reference_losses import reference_loss
+from numeric.guard._inputs import default_mixture, default_models
+from numeric.guard._reference_losses import reference_loss
 
 
 def verdict_time(repeats: int) -> tuple[float, float]:

@@ -21,19 +21,19 @@ from ._estimators import ratio_sm as ratio_sm
 from ._estimators import sliced_sm as sliced_sm
 from ._estimators import sm_coupled as sm_coupled
 from ._estimators import sm_exact as sm_exact
-from ._guard import assert_score_matching_loss as assert_score_matching_loss
-from ._guard import check_loss as check_loss
 from ._mixture import GaussianMixture as GaussianMixture
 from ._mixture import Posterior as Posterior
 from ._networks import LinearScore as LinearScore
 from ._networks import PolynomialScore as PolynomialScore
 from ._networks import ScoreMLP as ScoreMLP
 from ._networks import random_score_network as random_score_network
-from ._report import LossReport as LossReport
 from ._schedules import Schedule as Schedule
 from ._tolerances import TOLERANCES as TOLERANCES
 from ._tolerances import Tolerance as Tolerance
 from ._tolerances import tolerance as tolerance
+from .guard import LossReport as LossReport
+from .guard import assert_score_matching_loss as assert_score_matching_loss
+from .guard import check_loss as check_loss
 
 __all__ = [
     "TOLERANCES",

@@ -15,9 +15,9 @@ from typing import Any
 __all__ = ["main"]
 
 _SUBCOMMANDS = {
-    "verify": ("numeric._verify", "prove and measure SM = DSM + C(t); write smeq-report/"),
+    "verify": ("numeric.verify", "prove and measure SM = DSM + C(t); write smeq-report/"),
     "prove": ("proofs._main", "print the symbolic certificate"),
-    "guard": ("numeric._guard_cli", "check that a user's loss is score matching"),
+    "guard": ("numeric.guard._cli", "check that a user's loss is score matching"),
 }
 
 

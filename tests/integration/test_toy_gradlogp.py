@@ -4,7 +4,7 @@
 dsm: ½‖s + v/σ‖² → λ = ½ (Vincent 2011, eq. 11, with the library's ½). deen: ½‖σ²s + σv‖² →
 λ = σ⁴/2, the x0 weighting σ⁴/α² at α = 1 (Saremi et al. 2018). The sliced losses' expectation
 is ½ SM(θ) − ½ J(p) when E[vvᵀ] = I (Song et al. 2019, eq. 8); their statistical test has a
-false-alarm rate ≈ 1e-7 per model (|z| ≥ 5.3, numeric._statistical).
+false-alarm rate ≈ 1e-7 per model (|z| ≥ 5.3, numeric.guard._statistical).
 """
 
 from __future__ import annotations

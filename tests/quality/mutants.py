@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from numeric import Schedule
-from numeric._reference_losses import reference_loss, sliced_sm_loss
+from numeric.guard._reference_losses import reference_loss, sliced_sm_loss
 
 Tensor = torch.Tensor
 

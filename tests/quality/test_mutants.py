@@ -7,8 +7,8 @@ import torch
 from mutants import MUTANTS, Mutant, random_correct_case
 
 from numeric import check_loss
-from numeric._guard import RESIDUAL_RTOL
-from numeric._reference_losses import implicit_sm_loss, sliced_sm_loss
+from numeric.guard._guard import RESIDUAL_RTOL
+from numeric.guard._reference_losses import implicit_sm_loss, sliced_sm_loss
 
 #: DESIGN.md §5: every planted bug leaves a residual ≥ 1e-3 (affine ones, with no hints).
 BUG_MIN = 1e-3

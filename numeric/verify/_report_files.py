@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._verify_checks import Check, CheckResult
+from ._checks import Check, CheckResult
 
 __all__ = ["Outcome", "RunInfo", "write_html", "write_markdown"]
 

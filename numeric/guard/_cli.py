@@ -16,7 +16,7 @@ import sys
 import traceback
 from typing import Any
 
-from ._errors import SmeqError, invalid
+from .._errors import SmeqError, invalid
 
 __all__ = ["SCHEDULE_NAMES", "add_arguments", "load_object", "load_schedule", "plot_weighting",
            "run"]
@@ -108,7 +108,7 @@ def load_object(argument: str, spec: str) -> Any:
 
 def load_schedule(argument: str, spec: str) -> Any:
     """A schedule NAME (``SCHEDULE_NAMES``) as a ``numeric.Schedule``, or ``MODULE:OBJ`` as is."""
-    from ._schedules import Schedule
+    from .._schedules import Schedule
 
     if ":" in spec:
         return load_object(argument, spec)
@@ -145,7 +145,7 @@ def _device(text: str) -> Any:
     """The torch device, refusing an accelerator that is not there (before any tensor is made)."""
     import torch
 
-    from ._validate import resolve_device
+    from .._validate import resolve_device
 
     device = resolve_device(text, "--device")
     backend = getattr(torch, device.type, None) if device.type != "cpu" else None

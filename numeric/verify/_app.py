@@ -1,6 +1,6 @@
 """``smeq verify``: prove SM = DSM + C(t) symbolically, confirm it numerically, write a report.
 
-Runs every check of :data:`numeric._verify_checks.CHECKS` (the symbolic certificate, the numeric
+Runs every check of :data:`numeric._checks.CHECKS` (the symbolic certificate, the numeric
 confirmations, the guard on the built-in reference losses), shows progress, prints one verdict
 table and writes ``report.md``, ``report.html`` and the PNG figures to ``--out``. The exit status
 is 0 only when every check passes. rich and matplotlib (the ``report`` extra) are optional:
@@ -25,9 +25,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from . import _figures, _verify_checks
+from . import _checks, _figures
+from ._checks import Check, CheckResult, Context
 from ._report_files import Outcome, RunInfo, write_html, write_markdown
-from ._verify_checks import Check, CheckResult, Context
 
 __all__ = ["add_arguments", "run"]
 
@@ -55,17 +55,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", metavar="CHECK",
                         help="run only this check (repeatable); names are listed in --help's "
                              "epilog and in the report")
-    parser.epilog = "checks: " + ", ".join(c.name for c in _verify_checks.CHECKS)
+    parser.epilog = "checks: " + ", ".join(c.name for c in _checks.CHECKS)
 
 
 def run(args: argparse.Namespace, checks: Sequence[Check] | None = None) -> int:
-    """Run the checks (default: ``_verify_checks.CHECKS``), print the verdict table, write the
+    """Run the checks (default: ``_checks.CHECKS``), print the verdict table, write the
     report.
 
     Returns 0 when every check passes, 1 when any fails, 2 for an unusable ``--device`` or
     ``--only``.
     """
-    chosen = list(_verify_checks.CHECKS if checks is None else checks)
+    chosen = list(_checks.CHECKS if checks is None else checks)
     if args.only:
         unknown = sorted(set(args.only) - {c.name for c in chosen})
         if unknown:

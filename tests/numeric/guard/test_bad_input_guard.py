@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from numeric import GaussianMixture, Schedule, ShapeError, SmeqError, check_loss
-from numeric._reference_losses import reference_loss
+from numeric.guard._reference_losses import reference_loss
 
 SCHED = Schedule.vp_linear()
 EPS = reference_loss("eps", SCHED)

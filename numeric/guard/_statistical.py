@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from ._errors import ShapeError, invalid
-from ._mixture import GaussianMixture
+from .._errors import ShapeError, invalid
+from .._mixture import GaussianMixture
 from ._report import LossReport
 
 __all__ = ["REPLICATES", "Z_THRESHOLD", "check_statistical", "crn_loss"]

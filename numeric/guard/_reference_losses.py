@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from ._errors import invalid
-from ._schedules import Schedule
+from .._errors import invalid
+from .._schedules import Schedule
 
 __all__ = ["REFERENCE_LOSSES", "ReferenceLoss", "implicit_sm_loss", "reference_loss",
            "sliced_sm_loss"]

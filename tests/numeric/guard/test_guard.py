@@ -10,7 +10,7 @@ import torch
 
 import numeric
 from numeric import Schedule, assert_score_matching_loss, check_loss
-from numeric._reference_losses import reference_loss
+from numeric.guard._reference_losses import reference_loss
 
 SCHEDULES = {"vp_linear": Schedule.vp_linear, "vp_cosine": Schedule.vp_cosine,
              "ve": Schedule.ve, "sub_vp": Schedule.sub_vp, "edm": Schedule.edm,

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from ._errors import invalid
-from ._schedules import Schedule
+from .._errors import invalid
+from .._schedules import Schedule
 
 __all__ = ["AddNoiseProbe", "Kernel", "low_precision_findings", "resolve_schedule"]
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from numeric import Schedule, check_loss
-from numeric._probe import AddNoiseProbe, resolve_schedule
-from numeric._reference_losses import reference_loss
-from numeric._weightings import WEIGHTINGS, describe_power_law, match_weighting
+from numeric.guard._probe import AddNoiseProbe, resolve_schedule
+from numeric.guard._reference_losses import reference_loss
+from numeric.guard._weightings import WEIGHTINGS, describe_power_law, match_weighting
 
 
 class DDPMLike:

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from numeric import _figures, _verify, _verify_checks
 from numeric._cli import main
-from numeric._verify_checks import Check, CheckResult, Context, Figure
+from numeric.verify import _app as _verify
+from numeric.verify import _checks as _verify_checks
+from numeric.verify import _figures
+from numeric.verify._checks import Check, CheckResult, Context, Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("training_run", "theta_spread", "ratio_bias", "constant_by_schedule", "weightings")

@@ -1,6 +1,6 @@
 """The report's figures, drawn with matplotlib's Agg backend (no display, no pyplot state).
 
-Each drawer takes the ``data`` of a :class:`numeric._verify_checks.Figure` and fills a matplotlib
+Each drawer takes the ``data`` of a :class:`numeric._checks.Figure` and fills a matplotlib
 ``Figure``; :func:`render` saves it as a PNG. matplotlib is the optional ``report`` extra:
 :func:`available` says whether it is installed, and ``smeq verify`` skips figures without it.
 """

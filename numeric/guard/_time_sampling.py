@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
-from ._errors import ShapeError, invalid
-from ._mixture import GaussianMixture
-from ._networks import random_score_network
+from .._errors import ShapeError, invalid
+from .._mixture import GaussianMixture
+from .._networks import random_score_network
 from ._probe import Kernel
 from ._report import LossReport
 from ._statistical import crn_loss

@@ -1,0 +1,196 @@
+"""The regression guard: is a user's loss a score-matching loss, and with which weighting?
+
+Method (shared/DESIGN.md §3, posterior-coupled evaluation). Build an exact problem (a Gaussian
+mixture p_0) and several models θ_j. Draw x_t ~ p_t at several times, mixed inside one batch, and
+for each x_t a weighted set of x_0 that reproduces the posterior mean exactly; pass
+noise = (x_t − α x_0)/σ to the loss. Every DSM-type loss is per sample ‖u_θ(x_t) − (a x_0 + b)‖²,
+whose θ-dependent part is affine in x_0, so the weighted average L̄_j(x_t) obeys
+
+    L̄_j(x_t) − L̄_0(x_t) = λ(t)·(S_j(x_t) − S_0(x_t)),   S_j = ‖∇log p_t(x_t) − s_θj(x_t, t)‖²,
+
+exactly for every x_t (Vincent 2011, eq. 11 pointwise; DESIGN.md §1). λ(t) is fitted by least
+squares per t; what is left over, relative, is the residual: ~1e-15 for a correct loss in
+float64, 1e-3 to 1 for a real bug. The measured λ(t) is then matched against known weightings."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from .._errors import invalid
+from .._validate import positive_int, resolve_device, resolve_dtype
+from ._diagnose import diagnose
+from ._expected import _check_expected, _expected_text, _ft
+from ._inputs import (
+    DEFAULT_MODELS,
+    DEFAULT_TIMES,
+    _as_times,
+    _callable,
+    _data,
+    _image_shape,
+    _kernel_on,
+    _models,
+    _times_tensor,
+    _weighting_request,
+)
+from ._probe import AddNoiseProbe, low_precision_findings, resolve_schedule
+from ._problem import Tensor, _fit, _Problem, _scores
+from ._report import LossReport
+from ._statistical import check_statistical
+from ._time_sampling import check_time_sampling
+from ._weightings import Match, describe_power_law, match_weighting
+
+__all__ = ['assert_score_matching_loss', 'check_loss']
+
+
+#: Relative residual above which a loss fails. A correct loss measures ≤ 1e-12 in float64
+#: (bench/guard.py, bench/guard_soak.py) and planted bugs ≥ 1e-3 (tests/quality): the threshold
+#: sits between them with margin on both sides. Lower precision loses digits in L̄_j − L̄_0.
+RESIDUAL_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-7, torch.float32: 1e-3}
+
+
+#: Shape agreement needed to name a weighting (the fitted λ(t) is as accurate as the residual).
+MATCH_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-6, torch.float32: 1e-2}
+
+
+def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule: Any, *,
+               times: Any = None, models: Iterable[Any] | None = None, data: Any = None,
+               dim: int = 3, expected_weighting: Any = None, device: Any = "cpu",
+               dtype: torch.dtype = torch.float64, seed: int = 0, n_samples: int = 256,
+               image_shape: tuple[int, ...] | None = None, statistical: bool | str = False,
+               n_times: int = DEFAULT_TIMES, n_models: int = DEFAULT_MODELS,
+               rtol: float | None = None, batch_size: int = 256,
+               weighting_params: dict[str, float] | None = None,
+               low_precision: tuple[torch.dtype, ...] = (torch.bfloat16, torch.float16),
+               name: str | None = None) -> LossReport:
+    """Check that ``loss`` is a score-matching loss: λ(t)·SM(θ) + const, with λ(t) > 0.
+
+    ``loss(model, x0, t, noise)`` returns per-sample losses [B] (or a scalar, then evaluated per
+    sample); ``to_score(model, x_t, t)`` the model's score estimate. ``schedule`` is a
+    :class:`numeric.Schedule`, an object with ``alpha(t)``/``sigma(t)``, or ``add_noise(x0,
+    noise, t)`` (probed). t is passed in the schedule's units, one per sample, mixed within the
+    batch. With ``statistical=True`` (or ``"data"``) the loss is ``loss(model, x0)`` sampling its
+    own randomness and is compared with SM on the data by a paired test (implicit and sliced SM,
+    :mod:`numeric.guard._statistical`); with ``statistical="time"`` it is ``loss(model, x0)``
+    drawing t and the noise itself, and the exact score must minimise it, tested along several
+    directions with common random numbers (:mod:`numeric.guard._time_sampling`).
+    The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
+    probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
+    bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``.
+    Posterior-coupled evaluation, shared/DESIGN.md §3; Vincent (2011), eq. 11.
+    """
+    _callable("loss", loss, "loss(model, x0, t, noise) -> Tensor[B]")
+    _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")
+    dtype = resolve_dtype(dtype)
+    dev = resolve_device(device)
+    seed = positive_int("seed", seed, minimum=0)
+    n_samples = positive_int("n_samples", n_samples, minimum=2)
+    shape = _image_shape(image_shape, dim)
+    flat_dim = math.prod(shape)
+    mix = _data(data, flat_dim, seed, dev)
+    model_list = _models(models, n_models, flat_dim, seed, dtype, dev, image_shape,
+                         contracting=bool(statistical))
+    target = str(name or getattr(loss, "__qualname__", type(loss).__name__))
+    if statistical not in (False, True, "data", "time"):
+        raise invalid("statistical", f"got {statistical!r}", "pass False (exact coupled check), "
+                      "True or 'data' (loss(model, x0) on the data, e.g. implicit or sliced SM), "
+                      "or 'time' (loss(model, x0) that draws t and the noise itself)")
+    if statistical == "time":
+        kernel = resolve_schedule(schedule, times=None, sample_shape=shape, dtype=dtype,
+                                  device=dev)
+        return check_time_sampling(loss, to_score, mix, kernel, shape=shape, dtype=dtype,
+                                   device=dev, seed=seed, n_samples=n_samples,
+                                   n_models=positive_int("n_models", n_models), target=target)
+    if statistical:
+        return check_statistical(loss, to_score, mix, model_list, shape=shape, dtype=dtype,
+                                 device=dev, seed=seed, n_samples=n_samples, target=target,
+                                 low_precision=low_precision)
+    expected_name, expected_fn = _weighting_request(expected_weighting)
+    user_times = None if times is None else _as_times(times)
+    kernel = resolve_schedule(schedule, times=user_times, sample_shape=shape, dtype=dtype,
+                              device=dev)
+    t = _times_tensor(kernel, times, positive_int("n_times", n_times))
+    alpha, sigma = _kernel_on(kernel, t)
+    findings: list[str] = []
+    warnings: list[str] = []
+    if kernel.add_noise is not None:
+        probe = AddNoiseProbe(kernel.add_noise, shape, dtype, dev)
+        findings += probe.affine_findings(t, torch.Generator().manual_seed(seed + 1))
+        warnings += low_precision_findings(kernel, t, tuple(low_precision))
+    problem = _Problem(mix, t, alpha, sigma, n_samples, seed, shape, dtype, dev)
+    thr = rtol if rtol is not None else RESIDUAL_RTOL.get(dtype, 0.05)
+    ls: list[Tensor] = []
+    ss: list[Tensor] = []
+    est: list[Tensor] = []
+    how = ""
+    xt, t_xt = problem.score_inputs()
+    bs = positive_int("batch_size", batch_size)
+    for model in model_list:
+        avg, how = problem.loss_average(loss, model, batch_size=bs)
+        ls.append(avg)
+        est.append(problem.unmix_scores(_scores(to_score, model, xt, t_xt)))
+        ss.append(problem.sm(est[-1]))
+    dl = torch.stack([v - ls[0] for v in ls[1:]])
+    ds = torch.stack([v - ss[0] for v in ss[1:]])
+    if not bool((ds != 0).any()):
+        raise invalid("models", "all give the same score estimate",
+                      "pass models with different parameters (or leave models=None)")
+    if not bool((dl != 0).any()):
+        raise invalid("loss", "does not depend on the model: every model gives the same loss",
+                      "compute the loss from model(x_t, t) (and do not detach it)")
+    lam, res = _fit(dl, ds)
+    t_list = [float(v) for v in t.tolist()]
+    residual = float(res.max())
+    worst = t_list[int(res.argmax())]
+    if residual > thr:
+        i = int(res.argmax())
+        findings.append(f"at t={_ft(worst)} the loss is not affine in SM: residual "
+                        f"{residual:.2g} (α={float(alpha[i]):.4g}, σ={float(sigma[i]):.4g})")
+        findings += diagnose(lambda m, mixed: problem.loss_average(loss, m, mixed=mixed,
+                                                                   batch_size=bs)[0],
+                             model_list, problem.score, problem.xt, ls, est, t_list, alpha,
+                             sigma, thr, flat_dim)
+    if bool((lam <= 0).any()):
+        i = int(lam.argmin())
+        findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "
+                        "the loss does not decrease as the model approaches the true score")
+    g2 = None
+    if kernel.g2 is not None and not kernel.discrete:
+        try:
+            g2 = kernel.g2(t).detach().double().cpu()
+        except Exception:  # a schedule without g² just skips that weighting
+            g2 = None
+    mrtol = MATCH_RTOL.get(dtype, 0.05)
+    matched: Match | None = None
+    if not findings:
+        matched = match_weighting(lam, alpha, sigma, g2=g2, rtol=mrtol, prefer=expected_name,
+                                  params=weighting_params)
+    expected_text = None
+    if expected_name is not None:
+        expected_text = _expected_text(expected_name, expected_fn)
+        if not findings:
+            findings += _check_expected(lam, t, alpha, sigma, g2, expected_name, expected_fn,
+                                        matched, mrtol, weighting_params, flat_dim)
+    return LossReport(
+        ok=not findings, weighting=dict(zip(t_list, lam.tolist(), strict=True)),
+        residual=residual, worst_t=worst, matched=None if matched is None else matched.name,
+        scale=None if matched is None else matched.scale,
+        matched_text=(matched.text(flat_dim) if matched is not None else
+                      describe_power_law(lam, alpha, sigma, rtol=mrtol) if not findings[:1]
+                      or residual <= thr else None),
+        expected=expected_text, findings=tuple(findings), warnings=tuple(warnings),
+        threshold=thr, target=target, residuals=dict(zip(t_list, res.tolist(), strict=True)),
+        mode=f"posterior-coupled, loss {how}")
+
+
+def assert_score_matching_loss(loss: Callable[..., Any], to_score: Callable[..., Any],
+                               schedule: Any, **kwargs: Any) -> LossReport:
+    """Raise AssertionError with :meth:`LossReport.summary` unless :func:`check_loss` passes."""
+    __tracebackhide__ = True
+    report = check_loss(loss, to_score, schedule, **kwargs)
+    if not report.ok:
+        raise AssertionError(report.summary())
+    return report

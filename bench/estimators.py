@@ -2,7 +2,7 @@
 
 For one problem and the same sample size N, each method estimates the gap DSM(θ) − SM(θ) = C(t)
 for several random networks θ; the spread (max − min over θ, relative to the mean gap) measures
-how much θ leaks into an estimate of a θ-free quantity (shared/DESIGN.md §3). Target: coupled
+how much θ leaks into an estimate of a θ-free quantity (docs/design.md §3). Target: coupled
 ≤ 1e-12 relative in float64.
 
     python bench/estimators.py [--networks 8] [--sizes 64 256 1024 4096]

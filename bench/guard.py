@@ -2,7 +2,7 @@
 
     python bench/guard.py [--repeats 5]
 
-Prints (all measured in this run; DESIGN.md §5 targets in brackets):
+Prints (all measured in this run; docs/design.md §5 targets in brackets):
   * the time of one verdict at the defaults (d=3, 4 models, 8 times, 256 x_t) [≤ 2 s CPU];
   * the largest residual over the correct reference losses [≤ 1e-10] and the smallest over the
     affine mutants of tests/quality/mutants.py [≥ 1e-3], and their ratio (the separation);

@@ -6,7 +6,7 @@ Each check draws (tests/quality/mutants.py: random_correct_case) a schedule with
 parameters (VP linear/cosine, VE, sub-VP, EDM, rectified flow, DDPM tables), a parametrisation
 (score, NCSN, ε, x0, v, EDM, flow matching, min-SNR, likelihood), a reduction, random times inside
 the schedule's domain, a seed, d in 1..6, 3-5 models and 16-63 x_t per time, and states the
-weighting the loss must be named by (DESIGN.md §5: 0 false alarms in 10,000 runs). Prints the
+weighting the loss must be named by (docs/design.md §5: 0 false alarms in 10,000 runs). Prints the
 false-alarm count, the largest residual seen, the weighting mismatches and the run time.
 """
 

@@ -1,7 +1,7 @@
 """Time the symbolic certificate and compare the naive ``sympy.integrate`` route for a Gaussian
 marginal with the Gaussian-form route the derivations use.
 
-Targets (shared/DESIGN.md §5): full certificate ≤ 10 s on 2 cores, no step > 2 s. The naive
+Targets (docs/design.md §5): full certificate ≤ 10 s on 2 cores, no step > 2 s. The naive
 route, ∫ N(x_0; μ, τ²) N(x; α x_0, σ²) dx_0 by ``sympy.integrate``, runs in a subprocess with a
 time limit; the Gaussian-form route is ``proofs.check`` of the joint = marginal × posterior step.
 

@@ -1,6 +1,6 @@
 """Wall time of the default test run, serial (`pytest -n 0`) vs parallel (`pytest -n auto`).
 
-Target (shared/DESIGN.md §5): ≤ 5 min with `-n auto` on 2 cores, and `-n auto` faster than `-n 0`.
+Target (docs/design.md §5): ≤ 5 min with `-n auto` on 2 cores, and `-n auto` faster than `-n 0`.
 Each run is a fresh subprocess in the repository root; extra arguments go to both pytest runs.
 
     python bench/suite.py [PYTEST ARGS...]        e.g. python bench/suite.py tests/numeric

@@ -1,7 +1,7 @@
 """smeq.numeric: exact oracles, estimators and property tests for SM = DSM + C(t).
 
 Gaussian-mixture data with closed-form score and posterior, noise schedules, replayable score
-networks, Monte Carlo and posterior-coupled estimators (shared/DESIGN.md §3), Hypothesis strategies
+networks, Monte Carlo and posterior-coupled estimators (docs/design.md §3), Hypothesis strategies
 (:mod:`numeric.strategies`) and the regression guard for other projects' losses.
 """
 

@@ -1,4 +1,4 @@
-"""Posterior-coupled evaluation sets (shared/DESIGN.md §3).
+"""Posterior-coupled evaluation sets (docs/design.md §3).
 
 Draw x_t ~ p_t first. For a Gaussian mixture the posterior p(x_0|x_t) is a mixture of Gaussians
 with weights w_k(x_t), means m_k(x_t) and covariances C_k. For each component we place antithetic
@@ -68,7 +68,7 @@ class CoupledBatch:
 
     @property
     def target(self) -> torch.Tensor:
-        """The conditional score h = −ε/σ for every pair, ``[n,M,d]`` (DESIGN.md §1)."""
+        """The conditional score h = −ε/σ for every pair, ``[n,M,d]`` (docs/design.md §1)."""
         return -self.eps / self.sigma
 
     @property
@@ -96,7 +96,7 @@ def _sqrt_psd(covs: torch.Tensor) -> torch.Tensor:
 
 def coupled_batch(distribution: Any, alpha: Any, sigma: Any, n: int, *,
                   generator: torch.Generator | int, pairs: int = 1) -> CoupledBatch:
-    """Draw ``n`` x_t ~ p_t and the posterior-coupled x_0 set for each (DESIGN.md §3).
+    """Draw ``n`` x_t ~ p_t and the posterior-coupled x_0 set for each (docs/design.md §3).
 
     ``distribution`` is a :class:`numeric.GaussianMixture` (``M = 2·pairs·K`` points per x_t) or
     an :class:`numeric.EmpiricalDistribution` (Dirac components, ``M = B``). ``generator`` draws

@@ -1,5 +1,5 @@
 """A finite data set as a Dirac mixture p_0 = Σ_i w_i δ(x0 − x_i): exact p_t, score and the
-ideal denoiser (Karras et al. 2022, eq. 57; shared/DESIGN.md §2 "finite data set").
+ideal denoiser (Karras et al. 2022, eq. 57; docs/design.md §2 "finite data set").
 
 With the points a training batch, :meth:`EmpiricalDistribution.score_t` is exactly the ratio-form
 ("direct SM") estimator of the score, E_batch[∇p_t(x_t|x_0)] / E_batch[p_t(x_t|x_0)] (the seed's
@@ -137,7 +137,7 @@ class EmpiricalDistribution(FrozenDistribution):
     def constant(self, alpha: Any, sigma: Any, *, n: int = 4096,
                  generator: torch.Generator | int | None = None,
                  return_stderr: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """C(t) = (α²/σ⁴) E_{x_t} Σ_i r_i‖x_i − D(x_t)‖² (shared/DESIGN.md §1), exact in x0, Monte
+        """C(t) = (α²/σ⁴) E_{x_t} Σ_i r_i‖x_i − D(x_t)‖² (docs/design.md §1), exact in x0, Monte
         Carlo over ``n`` draws x_t ~ p_t (``generator``, default seed 0). One point gives 0."""
         a, s = self._kernel(alpha, sigma)
         n = positive_int("n", n, minimum=2)

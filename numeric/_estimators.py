@@ -1,6 +1,6 @@
 """Score-matching estimators: SM, DSM (Monte Carlo and posterior-coupled), implicit, sliced, ratio.
 
-Conventions follow shared/DESIGN.md §1: no ½, no weighting, h = −ε/σ. Every estimator returns an
+Conventions follow docs/design.md §1: no ½, no weighting, h = −ε/σ. Every estimator returns an
 :class:`Estimate` whose ``value`` is a float64 0-dim tensor that keeps the autograd graph (so
 ``value.backward()`` gives ∇_θ), with the per-sample values (for paired tests), the x_t they were
 evaluated at, and the Monte Carlo standard error over x_t.
@@ -173,7 +173,7 @@ def _check_batch(batch: Any) -> CoupledBatch:
 
 
 def dsm_coupled(model: Model, batch: CoupledBatch, t: Any) -> Estimate:
-    """DSM(θ) with the posterior-coupled set: per x_t, Σ_m w_m ‖h_m − s_θ(x_t)‖² (DESIGN.md §3).
+    """DSM(θ) with the posterior-coupled set: per x_t, Σ_m w_m ‖h_m − s_θ(x_t)‖² (docs/design.md §3).
 
     It equals E[‖h − s_θ‖² | x_t] exactly for the θ-dependent part, so ``dsm_coupled − sm_coupled``
     on one batch is the same for every θ up to rounding.

@@ -1,5 +1,5 @@
 """Gaussian-mixture data p_0 = Σ_k π_k N(μ_k, Σ_k): the exact oracle for p_t, its score and
-the posterior p(x0|x_t) under the kernel x_t = α x0 + σ ε (shared/DESIGN.md §1, §3).
+the posterior p(x0|x_t) under the kernel x_t = α x0 + σ ε (docs/design.md §1, §3).
 
 Every covariance is held through its eigendecomposition Σ_k = U_k diag(λ_k) U_kᵀ (computed once,
 in float64). Then α²Σ_k + σ²I = U_k diag(α²λ_k + σ²) U_kᵀ for every kernel, so no matrix is ever
@@ -263,7 +263,7 @@ class GaussianMixture(FrozenDistribution):
     def constant(self, alpha: Any, sigma: Any, *, n: int = 4096,
                generator: torch.Generator | int | None = None,
                return_stderr: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """C(t) = DSM − SM = (α²/σ⁴) E_{x_t} tr Cov(x0|x_t) (Vincent 2011; shared/DESIGN.md §1).
+        """C(t) = DSM − SM = (α²/σ⁴) E_{x_t} tr Cov(x0|x_t) (Vincent 2011; docs/design.md §1).
 
         Exact in x0. The within-component part Σ_k π_k (α²/σ⁴) tr C_k is integrated exactly
         (E_{x_t}[w_k(x_t)] = π_k); the between-component part (α²/σ⁴) E Σ_k w_k‖m_k − m̄‖² is a

@@ -6,7 +6,7 @@ Liu et al. (2023) (rectified flow). Discrete DDPM tables follow Ho et al. (2020)
 ``beta_schedule`` definitions of diffusers' ``DDPMScheduler``.
 
 For every continuous schedule g²(t) = −σ² dλ/dt with λ = log(α²/σ²) (Kingma et al. 2021,
-eq. 8 and Appendix; shared/DESIGN.md §2), which is the diffusion coefficient of the forward SDE
+eq. 8 and Appendix; docs/design.md §2), which is the diffusion coefficient of the forward SDE
 dx = (d log α/dt) x dt + g dW with these marginals.
 """
 

@@ -1,7 +1,7 @@
 """smeq.proofs: an exact, SymPy-checked certificate that SM = DSM + a θ-free constant.
 
 A derivation is data: an ordered tuple of :class:`Step` objects, each decided by the one generic
-checker :func:`check` (Vincent 2011; shared/DESIGN.md §2). :func:`certify` checks every registered
+checker :func:`check` (Vincent 2011; docs/design.md §2). :func:`certify` checks every registered
 derivation and returns a :class:`Certificate`. Closed forms are declared once in
 :data:`CLOSED_FORMS` and evaluated numerically through ``lambdify``.
 """

@@ -1,4 +1,4 @@
-"""Shared symbols, with the notation of shared/DESIGN.md §1: x_t = α x_0 + σ ε."""
+"""Shared symbols, with the notation of docs/design.md §1: x_t = α x_0 + σ ε."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def gaussian_density(value: sp.Expr, mean: sp.Expr, variance: sp.Expr) -> sp.Exp
 
 
 def kernel(value: sp.Expr = x, start: sp.Expr = x0) -> sp.Expr:
-    """The forward kernel p_t(x_t | x_0) = N(x_t; α x_0, σ²) in 1-D (shared/DESIGN.md §1)."""
+    """The forward kernel p_t(x_t | x_0) = N(x_t; α x_0, σ²) in 1-D (docs/design.md §1)."""
     return gaussian_density(value, alpha * start, sigma**2)
 
 

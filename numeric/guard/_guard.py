@@ -1,6 +1,6 @@
 """The regression guard: is a user's loss a score-matching loss, and with which weighting?
 
-Method (shared/DESIGN.md §3, posterior-coupled evaluation). Build an exact problem (a Gaussian
+Method (docs/design.md §3, posterior-coupled evaluation). Build an exact problem (a Gaussian
 mixture p_0) and several models θ_j. Draw x_t ~ p_t at several times, mixed inside one batch, and
 for each x_t a weighted set of x_0 that reproduces the posterior mean exactly; pass
 noise = (x_t − α x_0)/σ to the loss. Every DSM-type loss is per sample ‖u_θ(x_t) − (a x_0 + b)‖²,
@@ -8,7 +8,7 @@ whose θ-dependent part is affine in x_0, so the weighted average L̄_j(x_t) obe
 
     L̄_j(x_t) − L̄_0(x_t) = λ(t)·(S_j(x_t) − S_0(x_t)),   S_j = ‖∇log p_t(x_t) − s_θj(x_t, t)‖²,
 
-exactly for every x_t (Vincent 2011, eq. 11 pointwise; DESIGN.md §1). λ(t) is fitted by least
+exactly for every x_t (Vincent 2011, eq. 11 pointwise; docs/design.md §1). λ(t) is fitted by least
 squares per t; what is left over, relative, is the residual: ~1e-15 for a correct loss in
 float64, 1e-3 to 1 for a real bug. The measured λ(t) is then matched against known weightings."""
 
@@ -80,7 +80,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
     probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
     bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``.
-    Posterior-coupled evaluation, shared/DESIGN.md §3; Vincent (2011), eq. 11.
+    Posterior-coupled evaluation, docs/design.md §3; Vincent (2011), eq. 11.
     """
     _callable("loss", loss, "loss(model, x0, t, noise) -> Tensor[B]")
     _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")

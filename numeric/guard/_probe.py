@@ -1,7 +1,7 @@
 """The schedule as the guard sees it: a :class:`numeric.Schedule`, an object with α(t)/σ(t), or a
 user's ``add_noise(x0, noise, t)`` probed for α(t), σ(t).
 
-Probing uses the kernel x_t = α(t) x0 + σ(t) ε (Ho et al. 2020, eq. 4; shared/DESIGN.md §1):
+Probing uses the kernel x_t = α(t) x0 + σ(t) ε (Ho et al. 2020, eq. 4; docs/design.md §1):
 α = add_noise(1, 0, t) and σ = add_noise(0, 1, t). The probe then checks that ``add_noise`` really
 is that affine map (a non-affine one is itself a finding), and that it still adds noise in
 bfloat16/float16 at small t (σ rounding to 0, or ᾱ rounding to 1, silently trains on clean data).

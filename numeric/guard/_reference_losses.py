@@ -1,6 +1,6 @@
 """Built-in correct losses, one per parametrisation, with their model-to-score maps.
 
-Each is ``loss(model, x0, t, noise) -> [B]`` with x_t = α x0 + σ ε (shared/DESIGN.md §1) and
+Each is ``loss(model, x0, t, noise) -> [B]`` with x_t = α x0 + σ ε (docs/design.md §1) and
 ``to_score(model, x_t, t)``; the weighting each implies in score space is the ``weighting_*`` closed
 form of the same name (Kingma & Gao 2023, Table 1; Karras et al. 2022, Table 1). The guard's meta
 tests and ``smeq verify`` use them as the known-good side; the sliced/implicit SM losses are the

@@ -15,7 +15,7 @@ def _t(t: float) -> str:
 class LossReport:
     """Whether ``loss`` is score matching: loss(θ) = λ(t)·SM(θ) + a θ-free constant, per x_t.
 
-    ``weighting`` maps each checked t to the fitted λ(t) (score space, shared/DESIGN.md §2);
+    ``weighting`` maps each checked t to the fitted λ(t) (score space, docs/design.md §2);
     ``residual`` is the largest relative misfit over t (at ``worst_t``); ``matched`` names the
     known weighting λ(t) follows up to the constant ``scale`` (``matched_text`` spells it, e.g.
     ``eps: λ = σ²/D with D=3``); ``expected`` is the weighting asked for; ``findings`` are the

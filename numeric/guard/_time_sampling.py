@@ -2,7 +2,7 @@
 
 Neither the law of t nor λ(t) is known here, so the test uses the one property every
 score-matching loss has whatever its weighting: the exact score minimises it, because the posterior
-mean of the conditional score is the score (Vincent 2011, eq. 11; shared/DESIGN.md §1).
+mean of the conditional score is the score (Vincent 2011, eq. 11; docs/design.md §1).
 
 ``to_score`` is affine in the model output u (ε-, x0-, v-, score- and EDM-style maps all are), so
 probing it with the outputs 0 and 1 inverts it: u* = (∇log p_t − to_score(0)) / (to_score(1) −

@@ -2,7 +2,7 @@
 
 A DSM-type loss with per-sample value ‖u_θ(x_t) − (a x0 + b)‖² equals λ(t)‖s_θ − h‖² + const, with
 λ(t) fixed by the parametrisation (Kingma & Gao 2023, Table 1; Karras et al. 2022, Table 1;
-shared/DESIGN.md §2). The formulas are declared once in ``proofs`` (``weighting_*`` closed forms)
+docs/design.md §2). The formulas are declared once in ``proofs`` (``weighting_*`` closed forms)
 and evaluated here through ``lambdify``.
 """
 

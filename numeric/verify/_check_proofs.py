@@ -11,7 +11,7 @@ def _certificate(context: Context) -> CheckResult:
     import proofs
 
     names = list(proofs.DERIVATIONS)
-    # --quick keeps the theorem itself (any p_0, steps 1-7 of shared/DESIGN.md §2) and leaves
+    # --quick keeps the theorem itself (any p_0, the steps of docs/design.md §2) and leaves
     # the catalogue of special cases to the full run; the verdict says which it was.
     core = [n for n in names if _CORE in n] if context.quick else names
     chosen = core or names

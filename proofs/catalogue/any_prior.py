@@ -1,6 +1,6 @@
 """SM = DSM + C for *any* data density p_0: an undefined function with unevaluated integrals.
 
-Steps 1-7 of shared/DESIGN.md §2, in 1-D and with a genuine d-dimensional kernel
+Steps 1-7 of docs/design.md §2, in 1-D and with a genuine d-dimensional kernel
 (d = 3, component symbols). The model's value at one x_t is a symbol S (pointwise identities) or a
 function s(x_t) (the integrated losses). Vincent (2011), §4.2 and Appendix; the seed's equations
 "score-1" (ratio form) and "score-2" (posterior form).
@@ -83,7 +83,7 @@ def any_prior_1d() -> tuple[Step, ...]:
         Step("variance-of-x0", variance,
              alpha**2 / sigma**4 * (post_mean(x0**2) - post_mean(x0) ** 2),
              justification="Var(h|x_t) = (α²/σ⁴) Var(x_0|x_t) since h is affine in x_0 — "
-             "shared/DESIGN.md §1", assumptions=_ASSUME),
+             "docs/design.md §1", assumptions=_ASSUME),
         Step("jensen", sm_pointwise, dsm_pointwise, relation="<=", witness=variance,
              justification="Jensen: ‖E h − S‖² ≤ E‖h − S‖², gap = Var(h|x_t) ≥ 0 — " + VINCENT,
              assumptions=density_ok),
@@ -191,7 +191,7 @@ def _dd_steps(dim: int) -> tuple[Step, ...]:
              justification="E‖h − S‖² − ‖E h − S‖² = tr Cov(h | x_t) — bias-variance "
              "decomposition, " + VINCENT),
         Step("trace-covariance", variance, alpha**2 / sigma**4 * trace_cov,
-             justification="tr Cov(h|x_t) = (α²/σ⁴) tr Cov(x_0|x_t) — shared/DESIGN.md §1"),
+             justification="tr Cov(h|x_t) = (α²/σ⁴) tr Cov(x_0|x_t) — docs/design.md §1"),
         Step("jensen", sm_pointwise, dsm_pointwise, relation="<=", witness=variance,
              justification="Jensen: ‖E h − S‖² ≤ E‖h − S‖², gap = tr Cov(h|x_t) ≥ 0 — "
              + VINCENT, assumptions=density_ok),

@@ -96,7 +96,7 @@ def _steps_1d(count: int) -> tuple[Step, ...]:
              "ideal denoiser — " + KARRAS, assumptions=_ASSUME),
         Step("pointwise-identity", dsm - (mean_h - S) ** 2, alpha**2 / sigma**4 * var_y,
              justification="E_{x_0|x_t}(h − S)² − (∇log p_t − S)² = (α²/σ⁴) Var(x_0|x_t), "
-             "Var = Σ_i w_i (y_i − ȳ)² over the posterior weights — shared/DESIGN.md §1",
+             "Var = Σ_i w_i (y_i − ȳ)² over the posterior weights — docs/design.md §1",
              assumptions=convex),
     )
 

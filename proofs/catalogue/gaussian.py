@@ -5,7 +5,7 @@ matrices and moment formulas; ``sympy.integrate`` is never called on a Gaussian 
 wrong at μ = 0 in some SymPy versions). Closed forms proved here are registered once:
 ``gaussian_constant_1d``, ``gaussian_constant_isotropic``, ``gaussian_constant_diagonal``,
 ``gaussian_constant_full_2x2``, ``gaussian_constant_full_3x3``, ``gaussian_posterior_mean_1d``,
-``gaussian_posterior_variance_1d``. Vincent (2011), §4.2; shared/DESIGN.md §2.
+``gaussian_posterior_variance_1d``. Vincent (2011), §4.2; docs/design.md §2.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def gaussian_1d() -> tuple[Step, ...]:
              justification="E[x_0|x_t] = (x_t + σ² ∇log p_t)/α — Efron (2011), eq. 2.8"),
         Step("gap-is-posterior-variance", alpha**2 / sigma**4 * POST_VAR, CONSTANT_1D,
              justification="Var(h|x_t) = (α²/σ⁴) Var(x_0|x_t) = 1/σ² − 1/(α²τ² + σ²) — "
-             "shared/DESIGN.md §1"),
+             "docs/design.md §1"),
         Step("fisher-information", fisher, 1 / A,
              justification="J(p_t) = E[(∇log p_t)²] = 1/(α²τ² + σ²) — Gaussian moments"),
         Step("constant", gaussian_expectation(h.subs(x, x_t) ** 2, {x0: (mu, tau**2),
@@ -323,7 +323,7 @@ def gaussian_diagonal() -> tuple[Step, ...]:
              justification="Σ_i (1/σ² − 1/(α²λ_i + σ²)) = d/σ² − Σ_i 1/(α²λ_i + σ²) — "
              "linearity of the sum"),
         Step("isotropic", closed.subs(lam, s_iso**2), CONSTANT_ISOTROPIC,
-             justification="λ_i = s² for every i — shared/DESIGN.md §2"),
+             justification="λ_i = s² for every i — docs/design.md §2"),
         Step("isotropic-is-full", _full_constant(3)[0].subs(_isotropic_sigma(3)),
              CONSTANT_ISOTROPIC.subs(dim, 3),
              justification="the full 3×3 closed form at Σ = s²I agrees — consistency"),

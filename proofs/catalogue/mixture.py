@@ -30,7 +30,7 @@ __all__: list[str] = []
 
 VINCENT = "Vincent (2011), §4.2"
 BISHOP = "Bishop (2006), PRML §2.3.3 (eqs. 2.113-2.117)"
-DESIGN = "shared/DESIGN.md §1"
+DESIGN = "docs/design.md §1"
 _ASSUME = (alpha > 0, sigma > 0)
 
 

@@ -1,6 +1,6 @@
 """C(t) of a Gaussian mixture in high precision (mpmath), for the numeric side to compare with.
 
-C(t) = (α²/σ⁴) E_{x_t} tr Cov(x_0|x_t) (shared/DESIGN.md §1; proved for mixtures in
+C(t) = (α²/σ⁴) E_{x_t} tr Cov(x_0|x_t) (docs/design.md §1; proved for mixtures in
 ``sm_dsm[mixture-K-1d]``). For p_0 = Σ_k π_k N(μ_k, τ_k² I) the posterior is Σ_k w_k N(m_k, c_k I)
 with c_k = σ²τ_k²/v_k, v_k = α²τ_k² + σ², so
 
@@ -107,7 +107,7 @@ def mixture_constant(weights: Sequence[float], means: Sequence[Any], variances: 
     ``weights`` π_k (positive, summing to 1 within 1e-9; renormalised exactly), ``means`` μ_k
     (numbers in 1-D, or sequences of length d), ``variances`` τ_k² ≥ 0 (one isotropic variance
     per component; 0 is a point mass, so a finite data set is the case of all zeros). Evaluates
-    (α²/σ⁴) E tr Cov(x_0|x_t) (shared/DESIGN.md §1; Vincent 2011, §4.2) by tanh-sinh quadrature
+    (α²/σ⁴) E tr Cov(x_0|x_t) (docs/design.md §1; Vincent 2011, §4.2) by tanh-sinh quadrature
     at ``dps`` digits. Supported when the integral reduces to one dimension: every 1-D mixture;
     in d dimensions, means on one line with equal τ_k², or equal means with any τ_k².
     With K = 1 it is d/σ² − d/(α²τ² + σ²). Raises :class:`~proofs.InvalidArgument` naming the

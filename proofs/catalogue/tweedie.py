@@ -3,7 +3,7 @@
 Proved for an undefined p_0 with unevaluated integrals (differentiation under the integral and
 ∂_x N(x; αx_0, σ²) = −(x − αx_0)/σ² N), then on a Gaussian mixture with any number K of
 components (a SymPy ``Sum``). The closed form ``tweedie_mean`` is declared here.
-Efron (2011), eq. 2.8; Robbins (1956); shared/DESIGN.md §2 ("Beyond the seed").
+Efron (2011), eq. 2.8; Robbins (1956); docs/design.md §2 ("Beyond the seed").
 """
 
 from __future__ import annotations

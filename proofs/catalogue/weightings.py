@@ -1,6 +1,6 @@
 """Parametrisations as weighted DSM: the score-space weight λ(t) of each loss.
 
-With x_t = α x_0 + σ ε and kernel score h = −(x_t − α x_0)/σ² = −ε/σ (shared/DESIGN.md §1), every
+With x_t = α x_0 + σ ε and kernel score h = −(x_t − α x_0)/σ² = −ε/σ (docs/design.md §1), every
 parametrisation maps a score estimate s to its output by an affine map ``out = a x_t + b s``, and
 its regression target is the same map applied to h. So ``‖out − target‖² = b²‖s − h‖²`` and the
 score-space weight is λ = b². Each derivation states the map, its inverse (model output to score)
@@ -39,7 +39,7 @@ log_snr = sp.Symbol("lambda", real=True)              # λ_snr = log(α²/σ²)
 _snr = alpha**2 / sigma**2
 
 _KG = "Kingma & Gao (2023), Table 1"
-_DSM = "Vincent (2011); shared/DESIGN.md §2"
+_DSM = "Vincent (2011); docs/design.md §2"
 
 
 def _sq(vec: sp.Matrix) -> sp.Expr:

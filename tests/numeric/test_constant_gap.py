@@ -1,6 +1,6 @@
 """Properties 2 and 3: DSM(θ) − SM(θ) is θ-free, and equals C(t) (Vincent 2011, eq. 11).
 
-Posterior-coupled evaluation (shared/DESIGN.md §3) makes the θ-freeness exact on the same x_t:
+Posterior-coupled evaluation (docs/design.md §3) makes the θ-freeness exact on the same x_t:
 the spread over θ is rounding, ≤ 1e-12 relative to DSM in float64. Plain Monte Carlo is checked by
 paired two-sided z-tests at |z| ≤ 5.3 (false-alarm rate ≤ 1.2e-7 per assertion).
 """

@@ -1,4 +1,4 @@
-"""Property 4: ∇_θ SM = ∇_θ DSM (step 7 of shared/DESIGN.md §2; Vincent 2011, eq. 11).
+"""Property 4: ∇_θ SM = ∇_θ DSM (step 7 of docs/design.md §2; Vincent 2011, eq. 11).
 
 Exact with posterior coupling: autograd gradients of the two coupled estimates agree to 1e-10
 relative in float64. Plain Monte Carlo: the directional derivative of DSM − SM along a random

@@ -1,5 +1,5 @@
 """Declare once, prove and measure: the closed forms proved in ``proofs`` (lambdified SymPy)
-against numeric's oracles (STYLE.md practice 3; issue item 7).
+against numeric's oracles (declared once in proofs/, measured here: docs/design.md §2).
 
 Each test names the closed form it evaluates; a missing name fails (undecided is not a pass).
 """

@@ -49,7 +49,7 @@ def test_kernel_is_positive_finite_and_snr_decreases(sched: Schedule) -> None:
 
 @pytest.mark.parametrize("sched", CONTINUOUS, ids=_ids)
 def test_g2_is_minus_sigma2_dlambda_dt(sched: Schedule) -> None:
-    """g² = −σ² dλ/dt (shared/DESIGN.md §2), checked by a central difference in float64."""
+    """g² = −σ² dλ/dt (docs/design.md §2), checked by a central difference in float64."""
     t = sched.grid(9)
     h = 1e-4 * torch.minimum(t - sched.t_min, sched.t_max - t)  # relative step, stays inside
     dlam = (sched.log_snr(t + h) - sched.log_snr(t - h)) / (2 * h)

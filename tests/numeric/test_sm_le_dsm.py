@@ -1,4 +1,4 @@
-"""Property 1: SM(θ) ≤ DSM(θ) (Jensen; shared/DESIGN.md §1, step 5 of §2).
+"""Property 1: SM(θ) ≤ DSM(θ) (Jensen; docs/design.md §1, step 5 of §2).
 
 Exactly per x_t with the posterior-coupled set (the gap is a weighted variance, so ≥ 0 up to
 rounding), and statistically with plain Monte Carlo: a one-sided z-test at z = 5.3, a false-alarm

@@ -10,7 +10,7 @@ from numeric import check_loss
 from numeric.guard._guard import RESIDUAL_RTOL
 from numeric.guard._reference_losses import implicit_sm_loss, sliced_sm_loss
 
-#: DESIGN.md §5: every planted bug leaves a residual ≥ 1e-3 (affine ones, with no hints).
+#: docs/design.md §5: every planted bug leaves a residual ≥ 1e-3 (affine ones, with no hints).
 BUG_MIN = 1e-3
 REQUIRED_BUGS = (
     "σ vs σ² in the target", "α dropped from x_t", "ᾱ in place of √ᾱ", "sign flip",

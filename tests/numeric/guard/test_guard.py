@@ -19,7 +19,7 @@ CASES = [("vp_linear", "score"), ("vp_linear", "ncsn"), ("vp_linear", "eps"),
          ("vp_linear", "x0"), ("vp_linear", "v"), ("vp_linear", "min_snr_eps"),
          ("vp_linear", "likelihood"), ("ddpm", "eps"), ("ddpm", "v"), ("vp_cosine", "x0"),
          ("ve", "score"), ("edm", "edm"), ("rectified_flow", "flow_matching"), ("sub_vp", "eps")]
-#: Correct losses measure ~1e-15 relative in float64 (DESIGN.md §5 target: ≤ 1e-10).
+#: Correct losses measure ~1e-15 relative in float64 (docs/design.md §5 target: ≤ 1e-10).
 CORRECT_MAX = 1e-10
 #: The check is exact for any number of x_t; fewer keep the suite fast (bench/guard.py and the
 #: mutant tests use the defaults).

@@ -173,7 +173,8 @@ def _check_batch(batch: Any) -> CoupledBatch:
 
 
 def dsm_coupled(model: Model, batch: CoupledBatch, t: Any) -> Estimate:
-    """DSM(θ) with the posterior-coupled set: per x_t, Σ_m w_m ‖h_m − s_θ(x_t)‖² (docs/design.md §3).
+    """DSM(θ) with the posterior-coupled set: per x_t, Σ_m w_m ‖h_m − s_θ(x_t)‖²
+    (docs/design.md §3).
 
     It equals E[‖h − s_θ‖² | x_t] exactly for the θ-dependent part, so ``dsm_coupled − sm_coupled``
     on one batch is the same for every θ up to rounding.

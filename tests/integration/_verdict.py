@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -13,13 +15,42 @@ import numeric
 Record = Callable[[str, object], None]
 
 
+def verdict_line(label: str, report: numeric.LossReport, seconds: float | None = None) -> str:
+    """``label: PASS, residual 4e-15, eps: λ = σ²/D with D=16, 0.41 s`` (the summary's line)."""
+    weighting = report.matched_text or "λ(t) = {" + ", ".join(
+        f"{t:.4g}: {v:.4g}" for t, v in list(report.weighting.items())[:8]) + "}"
+    verdict = "PASS" if report.ok else "FAIL"
+    took = "" if seconds is None else f", {seconds:.2f} s"
+    return f"{label}: {verdict}, residual {report.residual:.2g}, {weighting}{took}"
+
+
 def check(record: Record, label: str, loss: Any, to_score: Any,
           schedule: Any, **kwargs: Any) -> numeric.LossReport:
     """``numeric.check_loss`` in float64 on the CPU; records ``label: verdict`` for the summary."""
     kwargs.setdefault("dtype", torch.float64)
+    start = time.perf_counter()
     report = numeric.check_loss(loss, to_score, schedule, name=label, **kwargs)
-    weighting = report.matched_text or "λ(t) = {" + ", ".join(
-        f"{t:.4g}: {v:.4g}" for t, v in report.weighting.items()) + "}"
-    verdict = "PASS" if report.ok else "FAIL"
-    record("smeq", f"{label}: {verdict}, residual {report.residual:.2g}, {weighting}")
+    record("smeq", verdict_line(label, report, time.perf_counter() - start))
     return report
+
+
+def check_step(record: Record, label: str, step: Any, to_score: Any,
+               **kwargs: Any) -> numeric.LossReport:
+    """``numeric.check_training_step`` (the step's own draws intercepted; float64 on the CPU
+    unless ``dtype`` says otherwise); records ``label: verdict`` for the summary."""
+    kwargs.setdefault("dtype", torch.float64)
+    start = time.perf_counter()
+    report = numeric.check_training_step(step, to_score, name=label, **kwargs)
+    record("smeq", verdict_line(label, report, time.perf_counter() - start))
+    return report
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """``torch.set_default_dtype(dtype)`` for the block, restored after it."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)

@@ -1,4 +1,5 @@
-"""The guard on real third-party code: diffusers, k-diffusion, toy-gradlogp (``integration``).
+"""The guard on real third-party code (``integration``): diffusers, k-diffusion, toy-gradlogp,
+denoising-diffusion-pytorch, torchcfm and score_models.
 
 ``tests/integration/install.sh`` installs the libraries beside the CPU torch. Without them the
 tests skip, with the reason and the fix. When the run selects ``-m integration`` (the CI step
@@ -75,6 +76,27 @@ def k_diffusion(pytestconfig: pytest.Config) -> tuple[types.ModuleType, types.Mo
     import adapt_k_diffusion
 
     return _light(pytestconfig, "k-diffusion", "k_diffusion", adapt_k_diffusion.load)
+
+
+@pytest.fixture(scope="session")
+def ddpm_pytorch(pytestconfig: pytest.Config) -> types.ModuleType:
+    """``denoising_diffusion_pytorch.denoising_diffusion_pytorch`` (Unet, GaussianDiffusion)."""
+    import adapt_ddpm_pytorch
+
+    return _light(pytestconfig, "denoising-diffusion-pytorch", "denoising_diffusion_pytorch",
+                  adapt_ddpm_pytorch.load)
+
+
+@pytest.fixture(scope="session")
+def torchcfm(pytestconfig: pytest.Config) -> types.ModuleType:
+    """The installed ``torchcfm`` package (it imports POT's ``ot``)."""
+    return _import(pytestconfig, "torchcfm", "torchcfm (or POT, which it imports)")
+
+
+@pytest.fixture(scope="session")
+def score_models(pytestconfig: pytest.Config) -> types.ModuleType:
+    """The installed ``score_models`` package (it imports torch-ema)."""
+    return _import(pytestconfig, "score_models", "score_models (or torch-ema, which it imports)")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -25,7 +25,8 @@ try:
     problems.append(f"torchvision {md.version('torchvision')} is installed; it must not be")
 except md.PackageNotFoundError:
     pass
-for name in ("diffusers", "k-diffusion", "toy-gradlogp", "dctorch", "einops", "torchsde"):
+for name in ("diffusers", "k-diffusion", "toy-gradlogp", "dctorch", "einops", "torchsde",
+             "denoising-diffusion-pytorch", "torchcfm", "score-models", "POT", "torch-ema"):
     try:
         md.version(name)
     except md.PackageNotFoundError:
@@ -34,5 +35,7 @@ if problems:
     sys.exit("tests/integration/install.sh: " + "; ".join(problems))
 print(f"tests/integration/install.sh: ok (torch {torch.__version__}, "
       f"diffusers {md.version('diffusers')}, k-diffusion {md.version('k-diffusion')}, "
-      f"toy-gradlogp {md.version('toy-gradlogp')})")
+      f"toy-gradlogp {md.version('toy-gradlogp')}, "
+      f"denoising-diffusion-pytorch {md.version('denoising-diffusion-pytorch')}, "
+      f"torchcfm {md.version('torchcfm')}, score-models {md.version('score-models')})")
 PY

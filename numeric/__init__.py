@@ -34,6 +34,8 @@ from ._tolerances import tolerance as tolerance
 from .guard import LossReport as LossReport
 from .guard import assert_score_matching_loss as assert_score_matching_loss
 from .guard import check_loss as check_loss
+from .guard import check_training_step as check_training_step
+from .guard import swap_attribute as swap_attribute
 
 __all__ = [
     "TOLERANCES",
@@ -54,6 +56,7 @@ __all__ = [
     "Tolerance",
     "assert_score_matching_loss",
     "check_loss",
+    "check_training_step",
     "coupled_batch",
     "dsm_coupled",
     "dsm_mc",
@@ -64,5 +67,6 @@ __all__ = [
     "sliced_sm",
     "sm_coupled",
     "sm_exact",
+    "swap_attribute",
     "tolerance",
 ]

@@ -20,6 +20,12 @@ class LossReport:
     known weighting λ(t) follows up to the constant ``scale`` (``matched_text`` spells it, e.g.
     ``eps: λ = σ²/D with D=3``); ``expected`` is the weighting asked for; ``findings`` are the
     problems that make ``ok`` false, ``warnings`` problems that do not (low-precision probes).
+    ``draws`` (:func:`numeric.check_training_step` only) says which of the step's draws is t and
+    which the noise, e.g. ``t ← torch.rand([B]) (draw 1)``.
+    ``gradient_residual`` is the gradient check's relative ‖∇L̄ − λ∇S‖/‖λ∇S‖ (None when it did
+    not run; ``notes`` then say why), ``batch`` what the batch checks found (e.g. "scalar loss =
+    mean of its per-sample values"), ``metric`` the diagonal weighting Λ(t) (one entry per
+    dimension or channel) when no scalar λ(t) fits but a metric one does.
     """
 
     ok: bool
@@ -36,6 +42,11 @@ class LossReport:
     target: str = "loss"
     residuals: dict[float, float] = field(default_factory=dict)
     mode: str = "coupled"
+    draws: tuple[str, ...] = ()
+    gradient_residual: float | None = None
+    batch: str | None = None
+    notes: tuple[str, ...] = ()
+    metric: dict[float, tuple[float, ...]] | None = None
 
     def summary(self) -> str:
         """Text a person can act on: the verdict, the measured weighting, every finding."""
@@ -50,10 +61,21 @@ class LossReport:
         elif self.weighting:
             pairs = ", ".join(f"{_t(t)}: {v:.4g}" for t, v in list(self.weighting.items())[:8])
             lines.append(f"  measured weighting λ(t) (no known form): {{{pairs}}}")
+        if self.metric:
+            rows = "; ".join(f"t={_t(t)}: (" + ", ".join(f"{v:.4g}" for v in diag[:8])
+                             + (", …" if len(diag) > 8 else "") + ")"
+                             for t, diag in list(self.metric.items())[:4])
+            lines.append(f"  metric weighting diag Λ(t): {rows}")
+        if self.gradient_residual is not None:
+            lines.append(f"  gradient check: ∇loss = λ(t)·∇SM, relative residual "
+                         f"{self.gradient_residual:.2g}")
+        if self.batch:
+            lines.append(f"  batch check: {self.batch}")
         if self.expected is not None:
             lines.append(f"  expected weighting: {self.expected}")
         lines += [f"  - {f}" for f in self.findings]
         lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def __str__(self) -> str:

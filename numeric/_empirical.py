@@ -15,13 +15,15 @@ import torch
 
 from ._errors import ShapeError, invalid
 from ._frozen import FrozenDistribution
-from ._mixture import Posterior, _blocks, _cat
+from ._mixture import Posterior, _blocks, _cat, relative_quadratic
 from ._validate import (
     as_float_tensor,
     as_generator,
     check_finite,
+    check_fits,
     check_points,
     check_weights,
+    finite_result,
     positive_int,
     resolve_device,
     resolve_dtype,
@@ -51,7 +53,7 @@ class EmpiricalDistribution(FrozenDistribution):
         dtype = resolve_dtype(dtype)
         dev = resolve_device(device)
         pts = check_finite("points", as_float_tensor("points", points, dtype=torch.float64,
-                                                     device=dev).detach())
+                                                     device=dev).detach().clone())
         if pts.dim() != 2 or pts.shape[0] < 1 or pts.shape[1] < 1:
             raise invalid("points", f"has shape {list(pts.shape)}",
                           "pass a [B, d] tensor with B >= 1 (for 1-D data [B, 1])", ShapeError)
@@ -64,19 +66,19 @@ class EmpiricalDistribution(FrozenDistribution):
         put = object.__setattr__
         put(self, "_dtype", dtype)
         put(self, "_device", dev)
-        put(self, "_points", pts.to(dtype))
+        put(self, "_points", check_fits("points", pts, dtype))
         put(self, "_weights", w.to(dtype))
         put(self, "_log_weights", torch.log(w).to(dtype))
 
     @property
     def points(self) -> Tensor:
-        """x_i, shape [B, d]."""
-        return self._points
+        """x_i, shape [B, d] (a copy: the distribution is immutable)."""
+        return self._points.clone()
 
     @property
     def weights(self) -> Tensor:
-        """w_i, shape [B] (uniform unless given)."""
-        return self._weights
+        """w_i, shape [B] (uniform unless given; a copy)."""
+        return self._weights.clone()
 
     @property
     def dim(self) -> int:
@@ -98,12 +100,13 @@ class EmpiricalDistribution(FrozenDistribution):
 
     def log_prob_t(self, xt: Tensor, alpha: Any, sigma: Any) -> Tensor:
         """log p_t(x_t) = logsumexp_i(log w_i − ‖x_t − αx_i‖²/(2σ²)) − (d/2) log(2πσ²)."""
-        return self._terms(xt, alpha, sigma)[0]
+        return finite_result(self._terms(xt, alpha, sigma)[0], "xt", "log p_t(x_t)")
 
     def score_t(self, xt: Tensor, alpha: Any, sigma: Any) -> Tensor:
         """∇log p_t(x_t) = Σ_i r_i(x_t)(αx_i − x_t)/σ², r = softmax of the log kernel
         (the ratio-form score, eq. "score-1"); shape like x_t."""
-        return self._terms(xt, alpha, sigma)[1]
+        return finite_result(self._terms(xt, alpha, sigma)[1], "xt",
+                             "the score ∇log p_t(x_t)")
 
     def posterior(self, xt: Tensor, alpha: Any, sigma: Any) -> Posterior:
         """p(x0|x_t) = Σ_i r_i(x_t) δ(x0 − x_i): weights [n, B], means the points (expanded to
@@ -146,8 +149,8 @@ class EmpiricalDistribution(FrozenDistribution):
         if self.n_points == 1:
             return (zero, zero) if return_stderr else zero
         xt = self.sample_xt(n, a, s, generator=g)[2]
-        samples = a * a / s**4 * self.posterior(xt, a, s).trace_cov
-        value, err = samples.mean(), samples.std() / math.sqrt(n)
+        samples = (a / s / s) ** 2 * self.posterior(xt, a, s).trace_cov
+        value, err = finite_result(samples.mean(), "sigma", "C(t)"), samples.std() / math.sqrt(n)
         return (value, err) if return_stderr else value
 
     @overload
@@ -166,7 +169,7 @@ class EmpiricalDistribution(FrozenDistribution):
         """J(p_t) = d/σ² − C(t), on the same draws as :meth:`constant`."""
         _, s = self._kernel(alpha, sigma)
         c, err = self.constant(alpha, sigma, n=n, generator=generator, return_stderr=True)
-        value = self.dim / (s * s) - c
+        value = finite_result(self.dim / s / s - c, "sigma", "J(p_t)")
         return (value, err) if return_stderr else value
 
     def _terms(self, xt: Tensor, alpha: Any, sigma: Any) -> tuple[Tensor, Tensor, Tensor]:
@@ -175,12 +178,14 @@ class EmpiricalDistribution(FrozenDistribution):
         x, lead = check_points("xt", xt, self.dim, self._dtype, self._device)
         logps, scores, log_rs = [], [], []
         for block in _blocks(x, self.n_points * self.dim):
-            diff = block.unsqueeze(-2) - a * self._points          # [b, B, d]
-            logits = self._log_weights - 0.5 * (diff * diff).sum(-1) / (s * s)
+            u = (block.unsqueeze(-2) - a * self._points) / s        # [b, B, d], whitened
+            # ‖u‖² is formed scaled (relative_quadratic): no overflow to inf − inf = NaN
+            # when σ is tiny (1e-160) or the points are far (1e160).
+            logits, base = relative_quadratic(u, self._log_weights)
             logp = torch.logsumexp(logits, -1, keepdim=True)
             log_r = logits - logp
-            logps.append(logp.squeeze(-1))
+            logps.append(logp.squeeze(-1) + base)
             log_rs.append(log_r)
-            scores.append(-(torch.exp(log_r).unsqueeze(-1) * diff).sum(-2) / (s * s))
+            scores.append(-(torch.exp(log_r).unsqueeze(-1) * u).sum(-2) / s)
         norm = 0.5 * self.dim * (math.log(2 * math.pi) + 2 * torch.log(s))
         return _cat(logps, lead) - norm, _cat(scores, lead), _cat(log_rs, lead)

@@ -21,15 +21,17 @@ from ._validate import (
     as_float_tensor,
     as_generator,
     check_finite,
+    check_fits,
     check_points,
     check_positive,
     check_weights,
+    finite_result,
     positive_int,
     resolve_device,
     resolve_dtype,
 )
 
-__all__ = ["GaussianMixture", "Posterior"]
+__all__ = ["GaussianMixture", "Posterior", "relative_quadratic"]
 
 Tensor = torch.Tensor
 
@@ -111,12 +113,13 @@ class GaussianMixture(FrozenDistribution):
     ``device``; methods taking x_t require x_t in the same dtype and on the same device.
     """
 
-    __slots__ = ("_cov_kind", "_covs", "_device", "_dtype", "_eigvals", "_eigvecs",
+    __slots__ = ("_cov_kind", "_covs", "_device", "_dtype", "_eig_sd", "_eigvals", "_eigvecs",
                  "_log_weights", "_means", "_weights")
     _cov_kind: str
     _covs: Tensor
     _device: torch.device
     _dtype: torch.dtype
+    _eig_sd: Tensor
     _eigvals: Tensor
     _eigvecs: Tensor | None
     _log_weights: Tensor
@@ -129,39 +132,43 @@ class GaussianMixture(FrozenDistribution):
         dev = resolve_device(device)
         w = check_weights("weights", weights, dev)
         k = w.numel()
+        # Private float64 copies: a caller's tensor changed later cannot change the mixture.
         mu = check_finite("means", as_float_tensor("means", means, dtype=torch.float64,
-                                                   device=dev).detach())
+                                                   device=dev).detach().clone())
         if mu.dim() != 2 or mu.shape[0] != k or mu.shape[1] < 1:
             raise invalid("means", f"has shape {list(mu.shape)} for {k} weights",
                           f"pass means of shape [{k}, d] (for 1-D data [{k}, 1])", ShapeError)
         kind, cov, eigvals, eigvecs = _covariances(as_float_tensor(
-            "covs", covs, dtype=torch.float64, device=dev).detach(), k, mu.shape[1])
+            "covs", covs, dtype=torch.float64, device=dev).detach().clone(), k, mu.shape[1])
         put = object.__setattr__
         put(self, "_dtype", dtype)
         put(self, "_device", dev)
         put(self, "_cov_kind", kind)
         put(self, "_weights", w.to(dtype))
         put(self, "_log_weights", torch.log(w).to(dtype))
-        put(self, "_means", mu.to(dtype))
-        put(self, "_covs", cov.to(dtype))
-        put(self, "_eigvals", eigvals.to(dtype))
+        # Values checked in float64 must survive the cast: refuse what ``dtype`` cannot hold.
+        put(self, "_means", check_fits("means", mu, dtype))
+        put(self, "_covs", check_fits("covs", cov, dtype))
+        put(self, "_eigvals", check_fits("covs", eigvals, dtype))
+        put(self, "_eig_sd", torch.sqrt(eigvals).to(dtype))
         put(self, "_eigvecs", None if eigvecs is None else eigvecs.to(dtype))
 
     # ---- parameters ---------------------------------------------------------------------
     @property
     def weights(self) -> Tensor:
-        """π, shape [K]."""
-        return self._weights
+        """π, shape [K] (a copy: the mixture is immutable)."""
+        return self._weights.clone()
 
     @property
     def means(self) -> Tensor:
-        """μ, shape [K, d]."""
-        return self._means
+        """μ, shape [K, d] (a copy)."""
+        return self._means.clone()
 
     @property
     def covs(self) -> Tensor:
-        """Σ as given: [K] (isotropic), [K, d] (diagonal) or [K, d, d] (full, symmetrised)."""
-        return self._covs
+        """Σ as given: [K] (isotropic), [K, d] (diagonal) or [K, d, d] (full, symmetrised); a
+        copy."""
+        return self._covs.clone()
 
     @property
     def cov_kind(self) -> str:
@@ -213,31 +220,35 @@ class GaussianMixture(FrozenDistribution):
     # ---- exact oracles ------------------------------------------------------------------
     def log_prob(self, x0: Tensor) -> Tensor:
         """log p_0(x0), shape [...] for x0 of shape [..., d]."""
-        return self._logp_and_score(self._points("x0", x0), None, None)[0]
+        out = self._logp_and_score(self._points("x0", x0), None, None)[0]
+        return finite_result(out, "x0", "log p_0(x0)")
 
     def log_prob_t(self, xt: Tensor, alpha: Any, sigma: Any) -> Tensor:
         """log p_t(x_t) by log-sum-exp over components, shape [...] for x_t of shape [..., d]."""
         a, s = self._kernel(alpha, sigma)
-        return self._logp_and_score(self._points("xt", xt), a, s)[0]
+        out = self._logp_and_score(self._points("xt", xt), a, s)[0]
+        return finite_result(out, "xt", "log p_t(x_t)")
 
     def score_t(self, xt: Tensor, alpha: Any, sigma: Any) -> Tensor:
         """∇log p_t(x_t) = Σ_k w_k(x_t)·(−(α²Σ_k + σ²I)⁻¹(x_t − αμ_k)), shape like x_t."""
         a, s = self._kernel(alpha, sigma)
-        return self._logp_and_score(self._points("xt", xt), a, s)[1]
+        out = self._logp_and_score(self._points("xt", xt), a, s)[1]
+        return finite_result(out, "xt", "the score ∇log p_t(x_t)")
 
     def posterior(self, xt: Tensor, alpha: Any, sigma: Any) -> Posterior:
         """The exact posterior p(x0|x_t): weights ∝ π_k N(x_t; αμ_k, α²Σ_k + σ²I), component
         means μ_k + αΣ_k(α²Σ_k + σ²I)⁻¹(x_t − αμ_k) and covariances (Σ_k⁻¹ + (α²/σ²)I)⁻¹."""
         a, s = self._kernel(alpha, sigma)
         x, lead = self._points("xt", xt)
-        var = a * a * self._eigvals + s * s                       # [K, d] eigenvalues of S_k
-        post_eig = self._eigvals * (s * s / var)                  # eigenvalues of C_k
+        sd = self._sd(a, s)                                       # [K, d] √eigenvalues of S_k
+        shrink = a * self._eig_sd / sd                            # α√λ/√(α²λ + σ²) ≤ 1
+        post_eig = self._eigvals * (s / sd) ** 2                  # eigenvalues of C_k
         logws, means, noise = [], [], []
         for block in _blocks(x, self.n_components * self.dim):
-            z = self._rotate_in(block.unsqueeze(-2) - a * self._means)   # Uᵀ(x − αμ)
-            logws.append(self._log_joint(z, var))
-            means.append(self._means + a * self._rotate_out(self._eigvals * z / var))
-            noise.append(s * self._rotate_out(z / var))
+            u = self._rotate_in(block.unsqueeze(-2) - a * self._means) / sd  # S_k^{-1/2}(x − αμ)
+            logws.append(self._log_joint(u, sd)[0])
+            means.append(self._means + self._rotate_out(shrink * self._eig_sd * u))
+            noise.append(self._rotate_out((s / sd) * u))
         log_w = torch.log_softmax(_cat(logws, lead), -1)
         if self._eigvecs is None:
             covs = post_eig
@@ -272,11 +283,12 @@ class GaussianMixture(FrozenDistribution):
         returns the Monte Carlo standard error.
         """
         a, s = self._kernel(alpha, sigma)
-        var = a * a * self._eigvals + s * s
-        # d/σ² − tr S_k⁻¹ summed term by term as α²λ/(σ²(α²λ + σ²)): no cancellation.
-        within = self._weights @ (a * a * self._eigvals / (s * s * var)).sum(-1)
+        sd = self._sd(a, s)
+        # d/σ² − tr S_k⁻¹ summed term by term as α²λ/(σ²(α²λ + σ²)): no cancellation, and
+        # formed from ratios of standard deviations so that no σ² over- or underflows.
+        within = self._weights @ ((a * self._eig_sd / sd) / s).pow(2).sum(-1)
         between, err = self._between(a, s, n, generator)
-        value = within + between
+        value = finite_result(within + between, "sigma", "C(t)")
         return (value, err) if return_stderr else value
 
     @overload
@@ -298,10 +310,9 @@ class GaussianMixture(FrozenDistribution):
         scores), so J + C = d/σ² holds to rounding; K = 1 is exact.
         """
         a, s = self._kernel(alpha, sigma)
-        var = a * a * self._eigvals + s * s
-        total = self._weights @ (1.0 / var).sum(-1)
+        total = self._weights @ (1.0 / self._sd(a, s)).pow(2).sum(-1)
         between, err = self._between(a, s, n, generator)
-        value = total - between
+        value = finite_result(total - between, "sigma", "J(p_t)")
         return (value, err) if return_stderr else value
 
     # ---- internals ----------------------------------------------------------------------
@@ -314,13 +325,12 @@ class GaussianMixture(FrozenDistribution):
         if self.n_components == 1:
             return zero, zero
         _, _, xt = self.sample_xt(n, a, s, generator=g)
-        var = a * a * self._eigvals + s * s
+        sd = self._sd(a, s)
         parts = []
         for block in _blocks(xt, self.n_components * self.dim):
-            z = self._rotate_in(block.unsqueeze(-2) - a * self._means)
-            log_joint = self._log_joint(z, var)
-            w = torch.softmax(log_joint, -1)
-            comp = -self._rotate_out(z / var)                        # s_k, [b, K, d]
+            u = self._rotate_in(block.unsqueeze(-2) - a * self._means) / sd
+            w = torch.softmax(self._log_joint(u, sd)[0], -1)
+            comp = -self._rotate_out(u / sd)                         # s_k, [b, K, d]
             centred = comp - (w.unsqueeze(-1) * comp).sum(-2, keepdim=True)
             parts.append((w * (centred * centred).sum(-1)).sum(-1))
         samples = torch.cat(parts)
@@ -331,31 +341,39 @@ class GaussianMixture(FrozenDistribution):
         x, lead = xl
         if a is None or s is None:
             a = torch.ones((), dtype=self._dtype, device=self._device)
-            var = self._eigvals
+            sd = self._eig_sd
         else:
-            var = a * a * self._eigvals + s * s
+            sd = self._sd(a, s)
         logps, scores = [], []
         for block in _blocks(x, self.n_components * self.dim):
-            z = self._rotate_in(block.unsqueeze(-2) - a * self._means)
-            log_joint = self._log_joint(z, var)
-            logps.append(torch.logsumexp(log_joint, -1) + self._log_norm(var))
-            w = torch.softmax(log_joint, -1)
-            scores.append(-(w.unsqueeze(-1) * self._rotate_out(z / var)).sum(-2))
+            u = self._rotate_in(block.unsqueeze(-2) - a * self._means) / sd
+            rel, base = self._log_joint(u, sd)
+            logps.append(torch.logsumexp(rel, -1) + base + self._log_norm(sd))
+            w = torch.softmax(rel, -1)
+            scores.append(-(w.unsqueeze(-1) * self._rotate_out(u / sd)).sum(-2))
         return _cat(logps, lead), _cat(scores, lead)
 
-    def _log_joint(self, z: Tensor, var: Tensor) -> Tensor:
-        """log π_k + log N(x; αμ_k, S_k) − :meth:`_log_norm` from z = U_kᵀ(x − αμ_k), [..., K].
+    def _sd(self, a: Tensor, s: Tensor) -> Tensor:
+        """√eigenvalues of S_k = α²Σ_k + σ²I, [K, d], as hypot(α√λ, σ): finite for every finite
+        kernel (α²λ + σ² itself overflows beyond σ ≈ 1e154 and underflows below 1e-162)."""
+        return torch.hypot(a * self._eig_sd, s)
+
+    def _log_joint(self, u: Tensor, sd: Tensor) -> tuple[Tensor, Tensor]:
+        """log π_k + log N(x; αμ_k, S_k) − :meth:`_log_norm` from the whitened residual
+        u = S_k^{-1/2}U_kᵀ(x − αμ_k), split as (relative part [..., K], common part [...]).
 
         The log-determinants enter relative to component 0's, Σ_j log(var_kj / var_0j), so the
         values stay O(quadratic form) even when d·log σ² is huge (d = 1024, σ = 1e4 in float32).
+        The quadratic forms ‖u_k‖² are formed after scaling u by a power of two (exact), and
+        only their differences from the smallest enter the relative part: component weights
+        stay exact when ‖u‖² itself overflows (means 1e160 away, σ = 1e-160). The common part
+        −½ min_k‖u_k‖² is −inf only when log p_t really is beyond float64.
         """
-        quad = (z * z / var).sum(-1)
-        logdet = torch.log(var / var[0]).sum(-1)
-        return self._log_weights - 0.5 * (quad + logdet)
+        return relative_quadratic(u, self._log_weights - torch.log(sd / sd[0]).sum(-1))
 
-    def _log_norm(self, var: Tensor) -> Tensor:
-        """The part of log N shared by all components: −½(Σ_j log var_0j + d log 2π)."""
-        return -0.5 * (torch.log(var[0]).sum() + self.dim * math.log(2 * math.pi))
+    def _log_norm(self, sd: Tensor) -> Tensor:
+        """The part of log N shared by all components: −(Σ_j log sd_0j + ½ d log 2π)."""
+        return -(torch.log(sd[0]).sum() + 0.5 * self.dim * math.log(2 * math.pi))
 
     def _rotate_in(self, v: Tensor) -> Tensor:
         if self._eigvecs is None:
@@ -369,6 +387,23 @@ class GaussianMixture(FrozenDistribution):
 
     def _points(self, name: str, x: Any) -> tuple[Tensor, tuple[int, ...]]:
         return check_points(name, x, self.dim, self._dtype, self._device)
+
+
+def relative_quadratic(u: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
+    """(offset_k − ½(‖u_k‖² − m), −½ m) with m = min_k ‖u_k‖², for u [..., K, d].
+
+    u is divided by a power of two near its largest entry before squaring (an exact scaling), so
+    the sums never overflow; the differences are scaled back and may become +inf (weight 0) but
+    never NaN.
+    """
+    top = u.detach().abs().amax(dim=(-2, -1))
+    _, exponent = torch.frexp(top)
+    scale = torch.ldexp(torch.ones_like(top), exponent).clamp_min(
+        torch.finfo(u.dtype).tiny)[..., None]
+    q = ((u / scale[..., None]) ** 2).sum(-1)                        # [..., K], each <= d
+    q_min = q.amin(-1, keepdim=True)
+    rel = offset - 0.5 * ((q - q_min) * scale) * scale
+    return rel, (-0.5 * (q_min * scale) * scale).squeeze(-1)
 
 
 def _cat(parts: list[Tensor], lead: tuple[int, ...]) -> Tensor:

@@ -20,7 +20,14 @@ from typing import Any
 import torch
 
 from ._errors import invalid
-from ._validate import as_float_tensor, check_finite, positive_int
+from ._validate import (
+    as_float_tensor,
+    call_user,
+    check_finite,
+    check_real_output,
+    finite_result,
+    positive_int,
+)
 
 __all__ = ["Schedule"]
 
@@ -83,30 +90,32 @@ class Schedule:
         """Cosine VP schedule (Nichol & Dhariwal 2021, eq. 17): α = cos(π/2·(t+s)/(1+s)) /
         cos(π/2·s/(1+s)), σ = √(1 − α²), g² = β(t) = −d log α²/dt = π/(1+s)·tan(π/2·(t+s)/(1+s))."""
         s = _number("s", s, minimum=0.0)
-        a0 = 0.5 * math.pi * s / (1.0 + s)
-        c0 = math.cos(a0)
-
-        def angle(t: Tensor) -> Tensor:
-            return 0.5 * math.pi * (t + s) / (1.0 + s)
+        # With u = 1/(1 + s) and a = π/2·(t + s)/(1 + s) = π/2 − π/2·(1 − t)u, every cosine
+        # is a sine of a small angle: cos a = sin(π/2·(1 − t)u), cos a0 = sin(π/2·u). The
+        # plain formula rounds (t + s)/(1 + s) to 1 once s ≳ 1e16 and returns α = 1.
+        u = 1.0 / (1.0 + s)
+        half = 0.5 * math.pi
+        c0 = math.sin(half * u)
 
         def sigma(t: Tensor) -> Tensor:
-            # cos²a0 − cos²a = sin(a − a0) sin(a + a0): no cancellation near t = 0.
-            a = angle(t)
-            return torch.sqrt(torch.sin(a - a0) * torch.sin(a + a0)) / c0
+            # cos²a0 − cos²a = sin(a − a0) sin(a + a0) = sin(π/2·tu) sin(π/2·(2 − t)u).
+            return torch.sqrt(torch.sin(half * t * u) * torch.sin(half * (2.0 - t) * u)) / c0
 
         return cls._make("vp_cosine", (("s", s),), T_EPS, 1.0 - T_EPS,
-                         lambda t: torch.cos(angle(t)) / c0, sigma,
-                         lambda t: math.pi / (1.0 + s) * torch.tan(angle(t)))
+                         lambda t: torch.sin(half * (1.0 - t) * u) / c0, sigma,
+                         lambda t: math.pi * u / torch.tan(half * (1.0 - t) * u))
 
     @classmethod
     def ve(cls, sigma_min: float = 0.01, sigma_max: float = 50.0) -> Schedule:
         """VE SDE (Song et al. 2021, eq. 9 and Appendix C): α = 1,
         σ = σ_min(σ_max/σ_min)^t, g² = dσ²/dt = 2σ² log(σ_max/σ_min)."""
         lo, hi = _sigma_range(sigma_min, sigma_max)
-        rate = math.log(hi / lo)
+        # In log space: σ_max/σ_min itself overflows for a range like 1e-200..1e200.
+        log_lo = math.log(lo)
+        rate = math.log(hi) - log_lo
         return cls._make("ve", (("sigma_min", lo), ("sigma_max", hi)), 0.0, 1.0,
-                         torch.ones_like, lambda t: lo * torch.exp(rate * t),
-                         lambda t: 2.0 * rate * (lo * torch.exp(rate * t)) ** 2)
+                         torch.ones_like, lambda t: torch.exp(log_lo + rate * t),
+                         lambda t: torch.exp(math.log(2.0 * rate) + 2.0 * (log_lo + rate * t)))
 
     @classmethod
     def sub_vp(cls, beta_min: float = 0.1, beta_max: float = 20.0) -> Schedule:
@@ -208,11 +217,24 @@ class Schedule:
             raise invalid("t_max", f"got t_min={lo!r}, t_max={hi!r}", "pass t_min < t_max")
 
         def wrap(arg: str, fn: _Fn) -> Callable[[Tensor], Tensor]:
+            fix = (f"make {arg}(t) return a real Tensor (or float) shaped like t, or one value "
+                   "for all t")
+
             def call(t: Tensor) -> Tensor:
-                out = fn(t)
+                out = call_user(arg, fn, t, fix=fix)
+                check_real_output(arg, out, fix)
                 if not isinstance(out, Tensor):
-                    out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
-                out = out.to(dtype=t.dtype, device=t.device).expand_as(t)
+                    try:
+                        out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
+                    except (TypeError, ValueError, RuntimeError) as exc:
+                        raise invalid(arg, f"returned {type(out).__name__} {out!r:.60}, not a "
+                                      f"number or Tensor ({exc})", fix) from None
+                out = out.to(dtype=t.dtype, device=t.device)
+                if out.shape != t.shape:
+                    if out.numel() != 1:
+                        raise invalid(arg, f"returned shape {list(out.shape)} for t of shape "
+                                      f"{list(t.shape)}", fix)
+                    out = out.reshape(()).expand_as(t)
                 if not bool(torch.isfinite(out).all()):
                     raise invalid(arg, f"returned NaN or inf for t in [{float(t.min())!r}, "
                                   f"{float(t.max())!r}]", "check the function on this range")
@@ -255,7 +277,7 @@ class Schedule:
             "vp_linear": cls.vp_linear, "vp_cosine": cls.vp_cosine, "ve": cls.ve,
             "sub_vp": cls.sub_vp, "edm": cls.edm, "rectified_flow": cls.rectified_flow,
             "ddpm": cls.ddpm}
-        if name not in builders:
+        if not isinstance(name, str) or name not in builders:
             raise invalid("name", f"no built-in schedule {name!r}",
                           f"use one of {sorted(builders)}")
         try:
@@ -301,7 +323,7 @@ class Schedule:
         """λ(t) = log(α²/σ²) (Kingma et al. 2021, eq. 3)."""
         t64, out = self._times(t)
         lam = 2.0 * (torch.log(self._alpha(t64)) - torch.log(self._sigma(t64)))
-        return lam.to(out)
+        return finite_result(lam.to(out), "t", f"log-SNR of {self!r}")
 
     def g2(self, t: float | Tensor) -> Tensor:
         """g²(t) = −σ² dλ/dt, the squared diffusion coefficient of the forward SDE."""
@@ -316,6 +338,10 @@ class Schedule:
         n = positive_int("n", n)
         if self.discrete:
             last = int(self.t_max)
+            if last < 2:
+                raise invalid("n", f"the table {self.name!r} has {last + 1} steps and so no "
+                              "interior step to pick", "use a table with at least 3 steps "
+                              "(num_train_timesteps >= 3), or pass the times yourself")
             if n > last - 1:
                 raise invalid("n", f"got {n} for a table with {last + 1} steps",
                               f"pass n <= {last - 1}")
@@ -329,18 +355,14 @@ class Schedule:
 
     def _eval(self, fn: _Fn, t: float | Tensor) -> Tensor:
         t64, out = self._times(t)
-        return fn(t64).to(out)
+        return finite_result(fn(t64).to(out), "t", f"{self!r} evaluated at t")
 
     def _times(self, t: float | Tensor) -> tuple[Tensor, torch.dtype]:
         """t as a float64 tensor on t's device, checked; and the dtype to return in."""
         if not isinstance(t, Tensor):
             if isinstance(t, bool | str | bytes | complex) or t is None:
                 raise invalid("t", f"got {type(t).__name__} {t!r}", "pass a float or a Tensor")
-            try:
-                t = torch.as_tensor(t, dtype=torch.float64)
-            except (TypeError, ValueError, RuntimeError):
-                raise invalid("t", f"got {type(t).__name__} {t!r}",
-                              "pass a float or a Tensor") from None
+            t = as_float_tensor("t", t)
         if t.dtype == torch.bool or t.is_complex():
             raise invalid("t", f"got a {t.dtype} tensor", "pass real times")
         out = t.dtype if t.is_floating_point() else torch.float64

@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from ._errors import DtypeError, ShapeError, invalid
+from ._errors import DtypeError, ShapeError, SmeqError, invalid
 
 __all__ = [
+    "MAX_SEED",
     "as_float_tensor",
     "as_generator",
+    "call_user",
+    "check_callable",
     "check_dtype",
     "check_finite",
+    "check_fits",
     "check_points",
     "check_positive",
+    "check_real_output",
+    "check_rtol",
+    "check_seed",
     "check_shape",
     "check_unit_interval",
     "check_weights",
+    "finite_result",
     "kernel_scalars",
     "positive_int",
     "resolve_device",
@@ -34,6 +42,9 @@ __all__ = [
 Tensor = torch.Tensor
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+#: Seeds are what ``torch.Generator.manual_seed`` takes without wrapping: 0 <= seed < 2**64.
+MAX_SEED = 2**64 - 1
 
 
 def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
@@ -45,12 +56,107 @@ def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
 
 
 def resolve_device(device: Any, name: str = "device") -> torch.device:
-    """Parse ``device`` without touching CUDA (no availability check happens here)."""
+    """Parse ``device`` and refuse an accelerator that torch reports absent (asking torch
+    whether CUDA is available does not initialise it; importing numeric never asks)."""
+    if isinstance(device, bool) or not isinstance(device, str | torch.device | int):
+        raise invalid(name, f"got {type(device).__name__} {device!r}, not a torch device",
+                      "pass 'cpu', 'cuda' or a torch.device", DtypeError)
     try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise invalid(name, f"got {device!r}, not a torch device ({exc})",
                       "pass 'cpu', 'cuda' or a torch.device", DtypeError) from None
+    if parsed.type not in ("cpu", "meta"):
+        backend = getattr(torch, parsed.type, None)
+        available = getattr(backend, "is_available", None)
+        if not callable(available) or not available():
+            raise invalid(name, f"got {device!r}, but torch reports no {parsed.type} device "
+                          "here", "pass device='cpu', or run where that device exists",
+                          DtypeError)
+    return parsed
+
+
+def check_seed(name: str, value: Any) -> int:
+    """An integer seed in [0, 2**64) (bools, floats and out-of-range ints refused)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise invalid(name, f"got {type(value).__name__} {value!r}, not an integer seed",
+                      f"pass an int in [0, {MAX_SEED}]")
+    if not 0 <= int(value) <= MAX_SEED:
+        raise invalid(name, f"got {int(value)}, outside [0, 2**64 - 1]",
+                      "pass a non-negative int below 2**64 (e.g. seed % 2**64)")
+    return int(value)
+
+
+def check_rtol(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+    """A relative tolerance: None (the default) or a finite float in (0, 1)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise invalid(name, f"got {type(value).__name__} {value!r}, not a number",
+                      "pass a float in (0, 1), e.g. 1e-7, or None for the default")
+    v = float(value)
+    if not (math.isfinite(v) and 0.0 < v < 1.0):
+        raise invalid(name, f"got {v!r}; a relative tolerance must lie in (0, 1) (NaN would "
+                      "pass everything, <= 0 fail everything, >= 1 accept any residual)",
+                      "pass a float in (0, 1), e.g. 1e-7, or None for the default")
+    return v
+
+
+def check_callable(name: str, value: Any, signature: str) -> Any:
+    """Raise unless ``value`` is callable; ``signature`` says how it is called."""
+    if not callable(value):
+        raise invalid(name, f"got {type(value).__name__}, which is not callable",
+                      f"pass a function {signature}")
+    return value
+
+
+def _callable_name(fn: Any) -> str:
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+               or type(fn).__name__)
+
+
+def call_user(name: str, fn: Callable[..., Any], *args: Any, fix: str) -> Any:
+    """``fn(*args)``, with any exception of the user's code re-raised as a SmeqError that names
+    the argument and the callable (the original stays attached as ``__cause__``)."""
+    try:
+        return fn(*args)
+    except SmeqError:
+        raise
+    except Exception as exc:
+        raise invalid(name, f"{_callable_name(fn)} raised {type(exc).__name__}: {exc}",
+                      fix) from exc
+
+
+def check_real_output(name: str, out: Any, fix: str) -> Any:
+    """Refuse a complex tensor or array returned by user code (never cut to its real part)."""
+    complex_out = (out.is_complex() if isinstance(out, torch.Tensor)
+                   else isinstance(out, complex) or getattr(
+                       getattr(out, "dtype", None), "kind", None) == "c")
+    if complex_out:
+        raise invalid(name, f"returned a complex value ({getattr(out, 'dtype', type(out))})",
+                      fix, DtypeError)
+    return out
+
+
+def check_fits(name: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``value`` (checked in float64) cast to ``dtype``, refusing values the dtype cannot hold:
+    finite values that become ±inf, or non-zero values that flush to 0."""
+    out = value.to(dtype)
+    if dtype == value.dtype:
+        return out
+    over = torch.isfinite(value) & ~torch.isfinite(out)
+    under = (value != 0) & (out == 0)
+    if bool(over.any()) or bool(under.any()):
+        bad = value[over | under]
+        info = torch.finfo(dtype)
+        what = "overflows to inf" if bool(over.any()) else "flushes to 0"
+        raise invalid(name, f"holds {float(bad.reshape(-1)[0])!r}, which {what} in {dtype} "
+                      f"(its range is about [{info.tiny:.3g}, {info.max:.3g}])",
+                      "rescale the data, or build it with dtype=torch.float64", DtypeError)
+    return out
 
 
 def as_float_tensor(name: str, value: Any, *, dtype: torch.dtype = torch.float64,
@@ -69,11 +175,20 @@ def as_float_tensor(name: str, value: Any, *, dtype: torch.dtype = torch.float64
         raise invalid(name, f"got {type(value).__name__} {value!r}",
                       "pass a real number, a sequence of numbers or a Tensor", DtypeError)
     try:
-        return torch.as_tensor(value, dtype=dtype, device=device)
+        raw = torch.as_tensor(value)
+        if raw.is_floating_point() and not hasattr(value, "dtype"):
+            # Python numbers and lists: read them in float64, not torch's default float32.
+            raw = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise invalid(name, f"could not be read as a real tensor ({exc})",
                       "pass a real number, a (nested) sequence of numbers or a Tensor",
                       DtypeError) from None
+    if raw.is_complex():  # NumPy arrays and lists are refused exactly like complex tensors
+        raise invalid(name, f"got complex values ({raw.dtype})", "pass real values",
+                      DtypeError)
+    if raw.dtype == torch.bool:
+        raise invalid(name, "got booleans", "pass real numbers", DtypeError)
+    return raw.to(device=device, dtype=dtype)
 
 
 def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -84,6 +199,19 @@ def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
         raise invalid(name, f"contains NaN or inf (first at index {where})",
                       "pass finite values only")
     return tensor
+
+
+def finite_result(value: torch.Tensor, name: str, what: str) -> torch.Tensor:
+    """Return ``value`` if finite; otherwise raise naming the input ``name`` that drove ``what``
+    beyond the dtype's range (finite input never gives a silent NaN or inf)."""
+    bad = ~torch.isfinite(value.detach())
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0]) if value.dim() else ()
+        raise invalid(name, f"{what} is {float(value.detach()[where])!r} at index {where}: it is "
+                      f"beyond the range of {value.dtype} for this input",
+                      "use a less extreme kernel or point (the true value does not fit the "
+                      "dtype), or float64")
+    return value
 
 
 def check_positive(name: str, tensor: torch.Tensor, *, strict: bool = True) -> torch.Tensor:
@@ -148,9 +276,9 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 
 def as_generator(generator: Any, device: torch.device, name: str = "generator") -> torch.Generator:
     """Check that ``generator`` is a torch.Generator on ``device`` (an int seed is accepted)."""
-    if isinstance(generator, int) and not isinstance(generator, bool):
+    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
         g = torch.Generator(device=device)
-        g.manual_seed(generator)
+        g.manual_seed(check_seed(name, generator))
         return g
     if not isinstance(generator, torch.Generator):
         raise invalid(name, f"got {type(generator).__name__}, not a torch.Generator",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,6 +14,10 @@ import numeric
 
 #: pytest's ``record_property`` fixture.
 Record = Callable[[str, object], None]
+
+#: What a verdict on a step that couples the samples of a batch must say (in some words).
+NOT_PER_SAMPLE = re.compile(r"per[- ]sample|re-?pair|across the batch|mix(es|ed)? (the )?"
+                            r"samples|other samples", re.I)
 
 
 def verdict_line(label: str, report: numeric.LossReport, seconds: float | None = None) -> str:

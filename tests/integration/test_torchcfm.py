@@ -13,13 +13,12 @@ Derivations in adapt_torchcfm.
 from __future__ import annotations
 
 import math
-import re
 import types
 
 import adapt_torchcfm as adapt
 import pytest
 import torch
-from _verdict import Record, check_step
+from _verdict import NOT_PER_SAMPLE, Record, check_step
 
 import numeric
 
@@ -63,10 +62,6 @@ def test_variance_preserving_matcher_is_flow_matching_times_pi2_over_4(
     assert report.ok and report.matched == "flow_matching", report.summary()
     assert report.scale is not None and math.isclose(
         report.scale, math.pi**2 / 4 / DIM, rel_tol=1e-4), report.summary()
-
-
-NOT_PER_SAMPLE = re.compile(r"per[- ]sample|re-?pair|across the batch|mix(es|ed)? (the )?"
-                            r"samples|other samples", re.I)
 
 
 def test_exact_ot_matcher_is_reported_as_not_per_sample(torchcfm: types.ModuleType,

@@ -11,12 +11,23 @@ from typing import Any, Literal
 
 import sympy as sp
 
-__all__ = ["RELATIONS", "Derivation", "Status", "Step", "Verdict"]
+__all__ = ["HYPOTHESES", "RELATIONS", "Derivation", "Status", "Step", "Verdict"]
 
 #: The relations a step may state, read as ``lhs <relation> rhs``.
 RELATIONS = ("==", "<=", ">=")
 
 Status = Literal["proved", "refuted", "undecided"]
+
+#: The named regularity hypotheses a step may state. The checker uses a rewrite that needs one of
+#: them only when the step states it, and lists in ``Verdict.hypotheses`` every one it used, so
+#: "proved" always reads "proved from these stated hypotheses".
+HYPOTHESES = {
+    "leibniz": "differentiation under the integral sign: the integrand's derivative in the "
+               "parameter is dominated by an integrable function (dominated convergence; "
+               "Leibniz's rule)",
+    "fubini": "the integrand is absolutely integrable over the product domain, so the order of "
+              "integration may be exchanged (Fubini's theorem)",
+}
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,10 @@ class Step:
     ``lhs``/``rhs`` are SymPy expressions or matrices. ``assumptions`` is a tuple of SymPy
     relations such as ``sigma > 0`` or ``p0(x0) >= 0``. For an inequality, ``witness`` may give
     the nonnegative form that ``rhs - lhs`` equals (a sum-of-squares style certificate); the
-    checker proves the equality exactly and the nonnegativity structurally.
+    checker proves the equality exactly and the nonnegativity structurally. ``hypotheses`` names
+    regularity conditions the step relies on (keys of :data:`HYPOTHESES`, e.g. ``"leibniz"`` for
+    differentiation under the integral sign); the checker uses such a rewrite only when it is
+    stated here.
     """
 
     name: str
@@ -36,6 +50,7 @@ class Step:
     justification: str = ""
     assumptions: tuple[Any, ...] = ()
     witness: Any = None
+    hypotheses: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.name}: {sp.sstr(self.lhs)} {self.relation} {sp.sstr(self.rhs)}"
@@ -47,7 +62,8 @@ class Verdict:
 
     ``ok`` is true only for a step proved by an exact route (``method`` starts with ``exact:``).
     A refuted step and an undecided one are both not ``ok``; ``detail`` says which side is off and
-    why, with numeric evidence where it could be computed.
+    why, with numeric evidence where it could be computed. ``hypotheses`` lists every stated
+    hypothesis of the step that the proof used.
     """
 
     ok: bool
@@ -55,6 +71,7 @@ class Verdict:
     detail: str
     status: Status = "undecided"
     seconds: float = 0.0
+    hypotheses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,30 @@ An equality is *proved* only by an exact route (no ``simplify``, no floats), che
 4. ``exact:rational``: ``lhs - rhs`` has rational normal form 0 (SymPy ``cancel``);
 5. ``exact:trig``: trigonometric and hyperbolic functions are rewritten as exponentials.
 
-The slower SymPy routes (3-5) start only within a CPU budget per check (``_ROUTE_SECONDS``).
+6. ``exact:rewrite``: an equality assumption on a non-symbol (a normalisation ``∫q = 1``) applied
+   after canonicalisation, bound variables compared up to renaming;
+7. ``exact:cases``: Min, Max and Abs split on the sign of their argument.
+
+The slower SymPy routes (3-7) start only within a CPU budget per check (``_ROUTE_SECONDS``).
+
+Soundness, before and after the routes:
+
+* a pre-pass (:mod:`._sanitize`) returns *undecided* for what no route may touch (non-commutative
+  symbols, ``Limit`` other than "exponential beats power", derivatives of Abs/Max/Piecewise/...)
+  and renames apart distinct symbols that share a name;
+* every rewrite checks its condition (:mod:`._forms`, :mod:`._calculus`): integer powers only
+  when splitting exponentials, no exchange of the order of integration, derivatives under an
+  integral only with the stated hypothesis ``"leibniz"``; ``Verdict.hypotheses`` lists those
+  used;
+* the refutation gate (:mod:`._gate`) evaluates the step as written at random points of the
+  assumption region, in complex arithmetic, before any ``ok = True``; a mismatch makes the
+  verdict refuted. It can only block.
+
+**Budget.** No call runs more than ``budget`` CPU seconds (default :data:`BUDGET_SECONDS`): on the
+main thread a ``SIGPROF`` timer (``setitimer(ITIMER_PROF)``) interrupts whatever runs, and an
+expansion whose multinomial term count is too large is refused before it starts; elsewhere the
+budget is checked between routes and probes (see :mod:`._budget`). A step cut off is undecided,
+and the verdict says so.
 
 An inequality ``lhs <= rhs`` is proved (``exact:nonnegative``) only when ``rhs - lhs``, or the
 ``witness`` it is proved equal to, is manifestly nonnegative under the assumptions: sums, products
@@ -34,26 +57,70 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from .._errors import SmeqError
-from .._step import Step, Verdict
+from .._errors import InvalidStep, SmeqError, invalid
+from .._step import HYPOTHESES, Step, Verdict
 from ._assumptions import _apply_assumptions
+from ._budget import BUDGET_SECONDS, OutOfBudget, budget
+from ._calculus import Refused, evaluate
 from ._equality import _check_equality
 from ._evidence import _short
+from ._gate import gate
 from ._inequality import _check_inequality
+from ._sanitize import refusal, rename_apart
 from ._validate import _validate
 
-__all__ = ["check"]
+__all__ = ["BUDGET_SECONDS", "check"]
 
 
-def check(step: Step) -> Verdict:
+def check(step: Step, *, budget_seconds: float = BUDGET_SECONDS) -> Verdict:
     """Decide ``step`` by an exact route, or report it refuted or undecided with numeric evidence.
 
-    Raises :class:`~proofs.InvalidStep` for a malformed step: sides that are not SymPy objects,
-    a relation other than ``==``, ``<=``, ``>=``, or assumptions that contradict each other.
+    ``budget_seconds`` caps the CPU time of the call whatever the input (default
+    :data:`BUDGET_SECONDS`; see the module docstring for the mechanism); a step cut off is
+    undecided. Raises :class:`~proofs.InvalidStep` for a malformed step: sides that are not
+    SymPy objects, a relation other than ``==``, ``<=``, ``>=``, an unknown hypothesis, or
+    assumptions that contradict each other.
     """
     start = time.perf_counter()
     _validate(step)
-    lhs, rhs, witness, context = _apply_assumptions(step)
+    _validate_hypotheses(step)
+    try:
+        with budget(budget_seconds):
+            verdict = _decide(step)
+    except OutOfBudget as exc:
+        verdict = Verdict(ok=False, method="evidence:budget", status="undecided",
+                          detail=f"undecided: cut off after the CPU budget of {budget_seconds:g} s "
+                          f"({exc}); nothing was proved")
+    return replace(verdict, seconds=time.perf_counter() - start)
+
+
+def _validate_hypotheses(step: Step) -> None:
+    if not isinstance(step.hypotheses, tuple) or any(h not in HYPOTHESES
+                                                     for h in step.hypotheses):
+        raise invalid("hypotheses", f"step {step.name!r} states {step.hypotheses!r}",
+                      f"pass a tuple of names from proofs.HYPOTHESES: {sorted(HYPOTHESES)}",
+                      InvalidStep)
+
+
+def _undecided(why: str) -> Verdict:
+    return Verdict(ok=False, method="evidence:unsupported", status="undecided",
+                   detail=f"undecided: {why}; nothing was proved")
+
+
+def _decide(step: Step) -> Verdict:
+    why = refusal(step)
+    if why is not None:
+        return _undecided(why)
+    step = rename_apart(step)
+    used: set[str] = set()
+    try:
+        evaluated = replace(step, lhs=evaluate(step.lhs, step.hypotheses, used),
+                            rhs=evaluate(step.rhs, step.hypotheses, used),
+                            witness=evaluate(step.witness, step.hypotheses, used))
+    except Refused as exc:
+        _apply_assumptions(step)   # contradictory assumptions are still an error
+        return _undecided(str(exc))
+    lhs, rhs, witness, context = _apply_assumptions(evaluated)
     try:
         if step.relation == "==":
             verdict = _check_equality(lhs, rhs, context)
@@ -61,11 +128,17 @@ def check(step: Step) -> Verdict:
             verdict = _check_inequality(lhs, rhs, witness, context, ("lhs", "rhs"))
         else:
             verdict = _check_inequality(rhs, lhs, witness, context, ("rhs", "lhs"))
-    except SmeqError:
+    except (SmeqError, OutOfBudget):
         raise
     except Exception as exc:  # a SymPy failure on a well-formed step: not proved, and said so
         verdict = Verdict(ok=False, method="evidence:error", status="undecided",
                           detail=f"undecided: the checker failed on this step "
                           f"({type(exc).__name__}: {_short(exc)}); nothing was proved")
-    return replace(verdict, seconds=time.perf_counter() - start)
-
+    if not verdict.ok:
+        return verdict
+    problem = gate(evaluated, context.equalities, context.renames)
+    if problem is not None:
+        return Verdict(ok=False, method="evidence:gate", status="refuted",
+                       detail=f"refuted by the refutation gate (the step as written, evaluated "
+                       f"numerically): {problem}; the exact route's rewriting was not valid here")
+    return replace(verdict, hypotheses=tuple(sorted(used | context.used)))

@@ -1,4 +1,13 @@
-"""Assumptions: symbol facts, substitutions of equalities, and an empty region refused."""
+"""Assumptions: symbol facts, substitutions of equalities, and an empty region refused.
+
+An equality assumption ``Eq(x, e)`` on a symbol is substituted for the free occurrences of ``x``
+only (:func:`._binding.subs_free`: never inside a binder of ``x``, never capturing a variable of
+``e``); one whose left side is not a symbol (a normalisation ``Eq(Integral(q(y), ...), 1)``) is
+also kept as a rewrite that the routes apply after canonicalisation (:mod:`._normalise`).
+Contradictory assumptions raise :class:`~proofs.InvalidStep` where they can be detected: a
+symbol fact that SymPy finds inconsistent, an equality that makes another condition false, or
+conditions on one symbol that no value satisfies.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,7 @@ from sympy.logic.boolalg import Boolean
 
 from .._errors import InvalidStep, invalid
 from .._step import Step
+from ._binding import subs_free
 
 _SIGN_OF = {sp.StrictGreaterThan: "positive", sp.GreaterThan: "nonnegative",
             sp.StrictLessThan: "negative", sp.LessThan: "nonpositive"}
@@ -25,6 +35,11 @@ class _Context:
         self.nonnegative: list[sp.Expr] = []   # expressions known >= 0
         self.positive: list[sp.Expr] = []      # expressions known > 0
         self.conditions: list[Boolean] = []    # all conditions, for numeric sampling
+        self.equalities: dict[sp.Symbol, sp.Expr] = {}          # symbol = value
+        self.rewrites: list[tuple[sp.Expr, sp.Expr]] = []      # other equalities, lhs -> rhs
+        self.hypotheses: tuple[str, ...] = ()
+        self.used: set[str] = set()                             # hypotheses used
+        self.renames: dict[sp.Symbol, sp.Symbol] = {}          # symbols with assumed facts
 
 
 def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
@@ -35,7 +50,17 @@ def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
         if assumption is sp.true:
             continue
         if isinstance(assumption, sp.Eq):
-            substitutions[assumption.lhs] = assumption.rhs
+            left, right = assumption.lhs, assumption.rhs
+            if not isinstance(left, sp.Symbol) and isinstance(right, sp.Symbol):
+                left, right = right, left
+            if left in substitutions:
+                _contradiction(step, f"Eq({left}, {substitutions[left]})", assumption,
+                               sp.Eq(substitutions[left], right))
+            substitutions[left] = right
+            if isinstance(left, sp.Symbol):
+                context.equalities[left] = right
+            else:
+                context.rewrites.append((left, right))
             continue
         if isinstance(assumption, sp.Ne):
             expr = assumption.lhs - assumption.rhs
@@ -77,17 +102,21 @@ def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
             raise invalid("assumptions", f"step {step.name!r} assumes contradictory facts "
                           f"about {symbol}: {exc}", "remove one of the conflicting conditions",
                           InvalidStep) from None
+    context.renames = renames
     _reject_empty_region(step, context, renames)
+    _reject_false_equalities(step, context, renames)
 
     def apply(value: Any) -> Any:
         if value is None:
             return None
-        out = value.xreplace(substitutions) if substitutions else value
+        out = subs_free(value, substitutions)
         return out.xreplace(renames) if renames else out
 
     context.nonnegative = [apply(e) for e in context.nonnegative]
     context.positive = [apply(e) for e in context.positive]
     context.conditions = [apply(c) for c in context.conditions]
+    context.rewrites = [(lhs.xreplace(renames), rhs.xreplace(renames))
+                        for lhs, rhs in context.rewrites]
     return apply(step.lhs), apply(step.rhs), apply(step.witness), context
 
 
@@ -119,3 +148,29 @@ def _reject_empty_region(step: Step, context: _Context,
                               "condition", InvalidStep)
 
 
+
+
+def _contradiction(step: Step, first: Any, second: Any, why: Any) -> None:
+    if why is sp.false or (isinstance(why, sp.Basic) and why == sp.false):
+        raise invalid("assumptions", f"step {step.name!r} assumes {first} and {second}, which "
+                      "contradict each other", "fix or drop the contradicting condition",
+                      InvalidStep)
+
+
+def _reject_false_equalities(step: Step, context: _Context,
+                             renames: dict[sp.Symbol, sp.Symbol]) -> None:
+    """An equality ``Eq(x, v)`` must agree with ``x``'s own facts and the other conditions."""
+    for symbol, value in context.equalities.items():
+        known = renames.get(symbol, symbol)
+        for fact in ("positive", "nonnegative", "negative", "nonpositive", "real", "integer",
+                     "nonzero"):
+            if getattr(known, f"is_{fact}") and getattr(value, f"is_{fact}") is False:
+                raise invalid("assumptions", f"step {step.name!r} assumes {symbol} = {value}, "
+                              f"but {symbol} is {fact}", "fix or drop the contradicting "
+                              "condition", InvalidStep)
+        for condition in context.conditions:
+            try:
+                substituted = condition.xreplace({symbol: value})
+            except Exception:  # a condition SymPy cannot rebuild: nothing to detect
+                continue
+            _contradiction(step, sp.Eq(symbol, value), condition, substituted)

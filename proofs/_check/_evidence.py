@@ -57,55 +57,76 @@ class _Compiler:
     for integrands (vectorised Gauss-Legendre quadrature, checked for convergence). Raises
     :class:`_GiveUp` past ``deadline`` or when a node cannot be evaluated."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, dtype: type = float, nodes: int = _QUAD_NODES) -> None:
         self.deadline = deadline
         self.count = 0
+        self.dtype = dtype   # complex for the refutation gate
+        self.nodes = nodes   # Gauss-Legendre nodes (checked against twice as many)
+        self.lifted: dict[tuple[Any, ...], tuple[str, Callable[..., Any]]] = {}
+        self.extra: dict[str, Callable[..., Any]] = {}   # inner limits of multiple integrals
 
     def compile(self, expr: sp.Expr, args: tuple[sp.Symbol, ...],
                 backend: str = "mpmath") -> Callable[..., Any]:
         table: dict[str, Callable[..., Any]] = {}
+        seen: dict[Any, Any] = {}
 
         def lift(node: Any) -> Any:
+            if node in seen:
+                return seen[node]
             if isinstance(node, (sp.Integral, sp.Sum)):
-                self.count += 1
-                name = f"_smeq_node{self.count}"
                 used = tuple(a for a in args if a in node.free_symbols)
-                table[name] = _elementwise(_memo(self._limit_node(node, used)))
-                return sp.Function(name)(*used)
-            if not node.args or isinstance(node, sp.Symbol):
-                return node
-            new = [lift(a) for a in node.args]
-            return node.func(*new) if any(n is not o for n, o in zip(new, node.args,
-                                                                     strict=True)) else node
+                key = (node, used)
+                if key not in self.lifted:   # each integral compiled once, however often used
+                    self.count += 1
+                    self.lifted[key] = (f"_smeq_node{self.count}", _elementwise(
+                        _memo(self._limit_node(node, used)), self.dtype))
+                name, fn = self.lifted[key]
+                table[name] = fn
+                out = sp.Function(name)(*used)
+            elif not node.args or isinstance(node, sp.Symbol):
+                out = node
+            else:
+                new = [lift(a) for a in node.args]
+                out = node.func(*new) if any(n is not o for n, o in zip(new, node.args,
+                                                                        strict=True)) else node
+            seen[node] = out
+            return out
 
         lifted = lift(expr)
-        stray = {f for f in lifted.atoms(AppliedUndef) if f.func.__name__ not in table}
+        known = {**self.extra, **table}
+        stray = {f for f in lifted.atoms(AppliedUndef) if f.func.__name__ not in known}
         if stray or lifted.has(sp.Derivative) or lifted.free_symbols - set(args):
             raise _GiveUp(f"cannot evaluate {_short(lifted)}")
-        return sp.lambdify(args, lifted, modules=[table, backend])
+        return sp.lambdify(args, lifted, modules=[known, backend], docstring_limit=0)
 
     def _limit_node(self, node: Any, args: tuple[sp.Symbol, ...]) -> Callable[..., Any]:
-        if len(node.limits) > 1:   # innermost limit first
+        if len(node.limits) > 1:   # innermost limit first, as a function of the outer ones
             inner = node.func(node.function, node.limits[0])
-            return self._limit_node(node.func(inner, *node.limits[1:]), args)
+            outer_vars = [limit[0] for limit in node.limits[1:]]
+            used = tuple(a for a in (*args, *outer_vars) if a in inner.free_symbols)
+            self.count += 1
+            name = f"_smeq_node{self.count}"
+            self.extra[name] = _elementwise(_memo(self._limit_node(inner, used)), self.dtype)
+            # a placeholder, not an Integral: SymPy would flatten Integral(Integral(...)) back
+            return self._limit_node(node.func(sp.Function(name)(*used), *node.limits[1:]), args)
         if len(node.limits[0]) != 3:
             raise _GiveUp("an integral or sum without limits")
         var, low, high = node.limits[0]
         keep = [i for i, a in enumerate(args) if a != var]
         body = self.compile(node.function, (*(args[i] for i in keep), var), "numpy")
         low_f, high_f = self.compile(low, args), self.compile(high, args)
-        deadline = self.deadline
+        deadline, dtype, nodes = self.deadline, self.dtype, self.nodes
 
         def evaluate(vals: tuple[Any, ...], u: Any) -> Any:
             if _clock() > deadline:
                 raise _GiveUp("out of time")
-            out = body(*[float(vals[i]) for i in keep], u)
-            return np.broadcast_to(np.asarray(out, dtype=float), np.shape(u))
+            out = body(*[dtype(vals[i]) for i in keep], np.asarray(u, dtype=dtype))
+            return np.broadcast_to(np.asarray(out, dtype=dtype), np.shape(u))
 
         if isinstance(node, sp.Integral):
             def integral(*vals: Any) -> Any:
-                return _quadrature(lambda u: evaluate(vals, u), float(low_f(*vals)),
-                                   float(high_f(*vals)))
+                return _quadrature(lambda u: evaluate(vals, u), _real_limit(low_f(*vals)),
+                                   _real_limit(high_f(*vals)), nodes)
             return integral
 
         def total(*vals: Any) -> Any:
@@ -113,18 +134,26 @@ class _Compiler:
             if not (mpmath.isint(lo) and mpmath.isint(hi)) or hi - lo > _MAX_SUM_TERMS:
                 raise _GiveUp("a sum with non-integer or too many terms")
             terms = evaluate(vals, np.arange(int(lo), int(hi) + 1, dtype=float))
-            return float(np.sum(terms))
+            return dtype(np.sum(terms))
         return total
 
 
-_NODES = {n: np.polynomial.legendre.leggauss(n) for n in (_QUAD_NODES, 2 * _QUAD_NODES)}
+def _real_limit(value: Any) -> float:
+    """An integration limit as a float; a complex one cannot be integrated over."""
+    if isinstance(value, (complex, mpmath.mpc)) and value.imag != 0:
+        raise _GiveUp("a complex integration limit")
+    return float(value.real if isinstance(value, (complex, mpmath.mpc)) else value)
 
 
-def _quadrature(f: Callable[[Any], Any], low: float, high: float) -> float:
+_NODES = {n: np.polynomial.legendre.leggauss(n) for n in (24, 48, _QUAD_NODES, 2 * _QUAD_NODES)}
+
+
+def _quadrature(f: Callable[[Any], Any], low: float, high: float,
+                nodes: int = _QUAD_NODES) -> float:
     """Gauss-Legendre on [low, high] (infinite ends mapped by u/(1-u²)), at n and 2n nodes;
     gives up unless the two agree."""
     results = []
-    for n in (_QUAD_NODES, 2 * _QUAD_NODES):
+    for n in (nodes, 2 * nodes):
         u, w = _NODES[n]
         if np.isfinite(low) and np.isfinite(high):
             x, jac = low + (high - low) * (u + 1) / 2, (high - low) / 2 * np.ones_like(u)
@@ -138,22 +167,24 @@ def _quadrature(f: Callable[[Any], Any], low: float, high: float) -> float:
             values = f(x) * jac * w
         if not np.all(np.isfinite(values)):
             raise _GiveUp("integrand not finite at a quadrature node")
-        results.append((float(np.sum(values)), float(np.sum(np.abs(values)))))
+        total = np.sum(values)
+        results.append((total if np.iscomplexobj(total) else float(total),
+                        float(np.sum(np.abs(values)))))
     (coarse, _), (fine, scale) = results
     if abs(coarse - fine) > 1e-10 * scale + 1e-300:
         raise _GiveUp("quadrature did not converge")
     return fine
 
 
-def _elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _elementwise(fn: Callable[..., Any], dtype: type = float) -> Callable[..., Any]:
     """Let a scalar node function take NumPy arrays (one call per element)."""
 
     def call(*vals: Any) -> Any:
         if not any(isinstance(v, np.ndarray) for v in vals):
             return fn(*vals)
-        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in vals])
+        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=dtype) for v in vals])
         flat = [fn(*row) for row in zip(*(a.ravel() for a in arrays), strict=True)]
-        return np.asarray(flat, dtype=float).reshape(arrays[0].shape)
+        return np.asarray(flat, dtype=dtype).reshape(arrays[0].shape)
     return call
 
 

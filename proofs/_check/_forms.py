@@ -1,4 +1,19 @@
-"""Normal forms shared by the routes: opaque generators, expansion, canonical limits."""
+"""Normal forms shared by the routes: opaque generators, expansion, canonical limits.
+
+Each rewrite here holds unconditionally, or checks its condition:
+
+* ``exp(a + b) = exp(a)·exp(b)`` always; ``exp(c·m) = exp(m/q)^(c·q)`` with ``q`` the common
+  denominator of the rational coefficients of ``m``, so every power is an integer one (a
+  non-integer power of an exponential is a different branch: ``sqrt(exp(I t)) != exp(I t/2)``);
+* symengine rewrites ``(a^b)^c = a^(bc)`` without conditions, so before any conversion a
+  non-integer power of a power (or exponential, or product with one) is made an opaque generator
+  unless its base is provably positive and its exponent real;
+* iterated integrals over fixed limits are joined into one multiple integral in the same order
+  (no exchange: exchanging needs Fubini/Tonelli); the terms of a sum of a constant are counted
+  only when no limit depends on another bound variable; a finite sum with numeric limits is
+  expanded into its terms; a Gaussian integral over the real line is evaluated by the moment rule
+  (:mod:`._gaussian`); bound variables are renamed canonically (alpha-equivalence).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +22,28 @@ from collections.abc import Iterable
 from typing import Any
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
+
+from ._binding import canonical_bound
+from ._budget import guard_size
+from ._calculus import _needs_leibniz
+from ._gaussian import gaussian_integral
+from ._sanitize import fresh_prefix
+
+_MAX_SUM_EXPANSION = 64
 
 
 @functools.lru_cache(maxsize=512)
 def _prepare(expr: sp.Expr) -> sp.Expr:
-    """Evaluate derivatives (into integrals too, repeatedly: differentiating under an integral
-    leaves a derivative inside it) and limits (SymPy's Gruntz algorithm, exact), never integrals
-    or sums themselves."""
+    """Evaluate derivatives that need no condition (not under an integral: that is Leibniz's
+    rule, done by :mod:`._calculus` only under a stated hypothesis) and ``Subs``; never limits,
+    integrals or sums themselves."""
     for _ in range(4):
-        if not expr.has(sp.Derivative, sp.Subs, sp.Limit):
+        if not expr.has(sp.Derivative, sp.Subs):
             break
-        new = expr.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs, sp.Limit)),
+        new = expr.replace(lambda e: isinstance(e, sp.Derivative) and not _needs_leibniz(e),
                            lambda e: e.doit(integrals=False))
+        new = new.replace(lambda e: isinstance(e, sp.Subs) and not e.expr.has(sp.Derivative),
+                          lambda e: e.doit(deep=False))
         if new == expr:
             break
         expr = new
@@ -28,13 +52,31 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
 
 @functools.lru_cache(maxsize=512)
 def _split_exponentials(expr: sp.Expr) -> sp.Expr:
-    """exp(a + b) -> exp(a)*exp(b), exp(c*m) -> exp(m)**c: one generator per monomial."""
+    """exp(a + b) -> exp(a)*exp(b), exp(c*m) -> exp(m/q)**(c*q) with c*q an integer: one
+    generator per monomial, integer powers only (valid for complex arguments too)."""
+    exps = expr.atoms(sp.exp)
+    if not exps:
+        return expr
+    denominators: dict[sp.Expr, int] = {}
+    for e in exps:
+        for term in sp.Add.make_args(sp.expand(e.args[0])):
+            coeff, rest = term.as_coeff_Mul()
+            if rest != 1 and coeff.is_Rational:
+                denominators[rest] = int(sp.ilcm(denominators.get(rest, 1), coeff.q))
 
     def split(e: sp.Expr) -> sp.Expr:
         out = sp.Integer(1)
         for term in sp.Add.make_args(sp.expand(e.args[0])):
             coeff, rest = term.as_coeff_Mul()
-            out *= sp.exp(rest, evaluate=False) ** coeff if rest != 1 else sp.exp(coeff)
+            if rest == 1:
+                out *= sp.exp(coeff)
+            elif coeff.is_Rational:
+                q = denominators.get(rest, coeff.q)
+                if (coeff * q).is_integer is not True:
+                    q = coeff.q
+                out *= sp.exp(rest / q, evaluate=False) ** (coeff * q)
+            else:
+                out *= sp.exp(term)
         return out
 
     return expr.replace(lambda e: isinstance(e, sp.exp), split)
@@ -51,7 +93,9 @@ def _canonical_limits(expr: Any) -> Any:
         outside, inside = body.as_independent(*variables, as_Add=False)
         return outside * node.func(inside, *node.limits)
 
-    return expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon)
+    prefix = fresh_prefix(expr)
+    return canonical_bound(expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon),
+                           prefix)
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,6 +111,8 @@ def _expand_limits(expr: Any) -> Any:
 
     def canon(node: Any) -> Any:
         variables = [limit[0] for limit in node.limits]
+        if isinstance(node, sp.Sum) and _small_finite(node.limits):
+            return _fast_expand(node.doit(deep=False))
         body = _fast_expand(_split_exponentials(node.function))
         total = sp.Integer(0)
         for term in sp.Add.make_args(body):
@@ -79,16 +125,39 @@ def _expand_limits(expr: Any) -> Any:
                 inner_bound = {limit[0] for limit in inner[0].limits}
                 if not rest.free_symbols & inner_bound and fixed(inner[0].limits + limits):
                     inside, limits = inner[0].function * rest, inner[0].limits + limits
-            if isinstance(node, sp.Integral) and fixed(limits):
-                limits = tuple(sorted(limits, key=sp.default_sort_key))
-            if isinstance(node, sp.Sum) and inside == 1 and all(len(lim) == 3 for lim in limits):
+            if isinstance(node, sp.Integral) and len(limits) == 1:
+                value = gaussian_integral(inside, limits[0])
+                if value is not None:
+                    total += outside * value
+                    continue
+            if isinstance(node, sp.Sum) and inside == 1 and fixed(limits):
                 # a sum of a constant counts its terms
                 total += outside * sp.Mul(*[high - low + 1 for _, low, high in limits])
                 continue
             total += outside * node.func(inside, *limits)
         return total
 
-    return expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon)
+    prefix = fresh_prefix(expr)
+    return canonical_bound(expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon),
+                           prefix)
+
+
+def _small_finite(limits: tuple[Any, ...]) -> bool:
+    """A sum with numeric integer limits and few terms, which may be expanded into its terms."""
+    if len(limits) != 1 or len(limits[0]) != 3:
+        return False
+    _, low, high = limits[0]
+    return bool(low.is_Integer and high.is_Integer and -1 <= high - low < _MAX_SUM_EXPANSION)
+
+
+def _unsafe_power(node: sp.Basic) -> bool:
+    """A non-integer power that symengine could rewrite wrongly ((a^b)^c -> a^(bc))."""
+    if not isinstance(node, sp.Pow) or node.exp.is_integer:
+        return False
+    base = node.base
+    nested = isinstance(base, (sp.Pow, sp.exp)) or (isinstance(base, sp.Mul) and any(
+        isinstance(f, (sp.Pow, sp.exp)) for f in base.args))
+    return nested and not (base.is_positive and node.exp.is_extended_real)
 
 
 def _opaque(expr: sp.Expr, keep_exp: bool = False) -> tuple[sp.Expr, dict[sp.Symbol, sp.Basic]]:
@@ -97,14 +166,17 @@ def _opaque(expr: sp.Expr, keep_exp: bool = False) -> tuple[sp.Expr, dict[sp.Sym
     or lose SymPy assumptions; returns the expression and the map back."""
     back: dict[sp.Symbol, sp.Basic] = {}
     forward: dict[sp.Basic, sp.Symbol] = {}
+    prefix = fresh_prefix(expr)
 
     def fresh(node: sp.Basic) -> sp.Symbol:
         if node not in forward:
-            forward[node] = sp.Symbol(f"_smeq_{len(forward)}")
+            forward[node] = sp.Symbol(f"{prefix}{len(forward)}")
             back[forward[node]] = node
         return forward[node]
 
     outer = expr.xreplace({n: fresh(n) for n in expr.atoms(sp.Integral, sp.Sum, sp.Derivative)})
+    unsafe = [p for p in sp.preorder_traversal(outer) if _unsafe_power(p)]
+    outer = outer.xreplace({n: fresh(n) for n in unsafe})
     functions = {f for f in outer.atoms(sp.Function) if not (keep_exp and isinstance(f, sp.exp))}
     outer = outer.xreplace({n: fresh(n) for n in functions})
     rest = {s for s in outer.free_symbols if s not in back}
@@ -118,6 +190,7 @@ def _fast_expand(expr: sp.Expr) -> sp.Expr:
         import symengine
 
         flat, back = _opaque(expr)
+        guard_size(flat)
         return sp.sympify(symengine.expand(symengine.sympify(flat))).xreplace(back)
     except Exception:  # a node symengine does not know
         return sp.expand(expr)
@@ -131,6 +204,7 @@ def _rational_zero_in_generators(expr: sp.Expr) -> bool:
         import symengine
 
         flat, _ = _opaque(_split_exponentials(expr))
+        guard_size(flat)
         if symengine.expand(symengine.sympify(flat)) == 0:
             return True
     except Exception:  # a node symengine does not know: the general route below decides
@@ -150,11 +224,12 @@ def _scalar_entries(value: Any) -> Iterable[Any]:
     return list(value) if isinstance(value, sp.MatrixBase) else [value]
 
 def _expands_to_zero(expr: sp.Expr) -> bool:
-    if not expr.atoms(sp.Integral, sp.Sum, AppliedUndef, sp.Derivative):
-        try:
-            import symengine
+    guard_size(expr)
+    try:
+        import symengine
 
-            return bool(symengine.expand(symengine.sympify(expr)) == 0)
-        except Exception:  # symengine does not know every SymPy node
-            pass
+        flat, _ = _opaque(expr)
+        return bool(symengine.expand(symengine.sympify(flat)) == 0)
+    except Exception:  # symengine does not know every SymPy node
+        pass
     return sp.expand(expr) == 0

@@ -65,10 +65,12 @@ def any_prior_1d() -> tuple[Step, ...]:
              justification="∇p = p ∇log p for p > 0 — chain rule", assumptions=_ASSUME),
         Step("leibniz", sp.Derivative(p_t, x), _expect(sp.Derivative(K, x)),
              justification="differentiation under the integral (dominated convergence: the "
-             "kernel and its x_t-derivative are bounded) — Leibniz rule", assumptions=_ASSUME),
+             "kernel and its x_t-derivative are bounded) — Leibniz rule", assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
         Step("score-1", sp.Derivative(sp.log(p_t), x), score,
              justification="ratio form ∇log p_t = E_{p_0}[∇p_t(x_t|x_0)]/E_{p_0}[p_t(x_t|x_0)] "
-             "— seed eq. \"score-1\"", assumptions=_ASSUME),
+             "— seed eq. \"score-1\"", assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
         Step("posterior-normalised", sp.Integral(post, real_line(x0)), sp.Integer(1),
              justification="Bayes: p_t(x_0|x_t) = p_0 p_t(x_t|x_0)/p_t(x_t) integrates to 1 — "
              "Bayes' rule", assumptions=_ASSUME),
@@ -76,7 +78,8 @@ def any_prior_1d() -> tuple[Step, ...]:
              justification="joint = marginal × posterior — Bayes' rule", assumptions=_ASSUME),
         Step("score-2", sp.Derivative(sp.log(p_t), x), post_mean(h),
              justification="posterior form ∇log p_t = E_{x_0|x_t}[h] — seed eq. \"score-2\"",
-             assumptions=_ASSUME),
+             assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
         Step("gap-is-posterior-variance", dsm_pointwise - sm_pointwise, variance,
              justification="E‖h − S‖² − ‖E h − S‖² = Var(h | x_t) — bias-variance "
              "decomposition, " + VINCENT, assumptions=_ASSUME),
@@ -90,7 +93,8 @@ def any_prior_1d() -> tuple[Step, ...]:
         Step("pointwise-theta-free", sp.Derivative(dsm_pointwise - sm_pointwise, S),
              sp.Integer(0),
              justification="the pointwise gap contains no S = s_θ(x_t) — " + VINCENT,
-             assumptions=_ASSUME),
+             assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
         Step("expand-sm", sm,
              fisher + sp.Integral(p_t * s**2, real_line(x))
              - 2 * sp.Integral(p_t * s * score, real_line(x)),
@@ -114,7 +118,8 @@ def any_prior_1d() -> tuple[Step, ...]:
              sp.Subs(sp.Derivative((dsm - sm).xreplace({s: s + eps * phi}), eps), eps, 0),
              sp.Integer(0),
              justification="the first variation of DSM − SM in s vanishes in every direction "
-             "φ — " + VINCENT, assumptions=_ASSUME),
+             "φ — " + VINCENT, assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
     )
 
 
@@ -179,14 +184,17 @@ def _dd_steps(dim: int) -> tuple[Step, ...]:
              justification="∇p = p ∇log p for p > 0 — chain rule"),
         Step("leibniz", grad(p_t), grad(K).applyfunc(expect),
              justification="differentiation under the integral (dominated convergence) — "
-             "Leibniz rule"),
+             "Leibniz rule",
+             hypotheses=("leibniz",)),
         Step("score-1", grad(sp.log(p_t)), score,
              justification="ratio form ∇log p_t = E_{p_0}[∇p_t(x_t|x_0)]/E_{p_0}[p_t(x_t|x_0)] "
-             "— seed eq. \"score-1\""),
+             "— seed eq. \"score-1\"",
+             hypotheses=("leibniz",)),
         Step("posterior-normalised", sp.Integral(post, *limits), sp.Integer(1),
              justification="the posterior p_0 p_t(x_t|x_0)/p_t(x_t) integrates to 1 — Bayes' rule"),
         Step("score-2", grad(sp.log(p_t)), post_h,
-             justification="posterior form ∇log p_t = E_{x_0|x_t}[h] — seed eq. \"score-2\""),
+             justification="posterior form ∇log p_t = E_{x_0|x_t}[h] — seed eq. \"score-2\"",
+             hypotheses=("leibniz",)),
         Step("gap-is-posterior-variance", dsm_pointwise - sm_pointwise, variance,
              justification="E‖h − S‖² − ‖E h − S‖² = tr Cov(h | x_t) — bias-variance "
              "decomposition, " + VINCENT),
@@ -198,7 +206,8 @@ def _dd_steps(dim: int) -> tuple[Step, ...]:
         Step("pointwise-theta-free",
              sp.Matrix([sp.Derivative(dsm_pointwise - sm_pointwise, si) for si in ss]),
              sp.zeros(dim, 1),
-             justification="the pointwise gap contains no S = s_θ(x_t) — " + VINCENT),
+             justification="the pointwise gap contains no S = s_θ(x_t) — " + VINCENT,
+             hypotheses=("leibniz",)),
         Step("tower", dsm_cross, sm_cross,
              justification="tower property E[s(x_t)·h] = E[s(x_t)·E[h|x_t]] with score-2 — "
              + VINCENT),

@@ -111,12 +111,15 @@ def _linear_sde() -> tuple[Step, ...]:
     drift = sp.Derivative(sp.log(A), t)
     return (
         Step("mean_ode", sp.Derivative(alpha, t), f(t) * alpha,
-             justification="α = exp ∫f solves dα/dt = fα — " + _SDE),
+             justification="α = exp ∫f solves dα/dt = fα — " + _SDE,
+             hypotheses=("leibniz",)),
         Step("variance_ode", sp.Derivative(variance, t), 2 * f(t) * variance + g(t)**2,
              justification="Σ = α² ∫ g²/α² (variation of constants) solves dΣ/dt = 2fΣ + g² — "
-             + _SDE),
+             + _SDE,
+             hypotheses=("leibniz",)),
         Step("g2_log_snr", -variance * sp.Derivative(sp.log(alpha**2 / variance), t), g(t)**2,
-             justification="dλ/dt = 2f − Σ'/Σ = −g²/Σ — " + _VDM),
+             justification="dλ/dt = 2f − Σ'/Σ = −g²/Σ — " + _VDM,
+             hypotheses=("leibniz",)),
         Step("g2_of_any_kernel", sp.Derivative(S**2, t) - 2 * drift * S**2,
              -S**2 * sp.Derivative(sp.log(A**2 / S**2), t),
              justification="for any α(t), σ(t), the SDE with f = d log α/dt has g² = dσ²/dt − "

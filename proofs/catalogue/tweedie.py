@@ -41,11 +41,13 @@ def tweedie_any_prior() -> tuple[Step, ...]:
         Step("first-moment", alpha * first, x * p_t + sigma**2 * sp.Derivative(p_t, x),
              justification="α ∫ x_0 p_0 N dx_0 = x ∫ p_0 N + σ² ∂_x ∫ p_0 N: differentiate "
              "under the integral (sm_dsm[any-p0-1d]::leibniz) and insert −(x − αx_0) N = σ² ∂_x N "
-             "— linearity", assumptions=_ASSUME),
+             "— linearity", assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
         Step("tweedie", post_mean, TWEEDIE_MEAN.subs(score, sp.Derivative(sp.log(p_t), x)),
              justification="divide by α p_t: E[x_0|x_t] = (x_t + σ² ∇log p_t)/α, the registered "
              "closed form tweedie_mean — " + EFRON,
-             assumptions=_ASSUME),
+             assumptions=_ASSUME,
+             hypotheses=("leibniz",)),
     )
 
 

@@ -1,0 +1,54 @@
+"""Gaussian integrals over the real line by the moment rule, never by ``sympy.integrate``.
+
+For ``a > 0`` (provably), any ``b``, ``c`` (complex too, by analytic continuation) and a
+polynomial ``P``:
+
+    ∫ P(x) exp(−a x² + b x + c) dx = exp(c + b²/(4a)) √(π/a) · E[P(Y)],  Y ~ N(b/(2a), 1/(2a)),
+
+with ``E[(m + sZ)^n] = Σ_k C(n, k) m^(n−k) s^k E[Z^k]`` and ``E[Z^k] = (k − 1)!!`` for even
+``k``, 0 for odd (Abramowitz & Stegun 7.4.2, 7.4.4; the moments of the normal distribution).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+
+def gaussian_integral(integrand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | None:
+    """The value of ``∫ integrand d var`` over the real line, or None when the rule does not
+    apply (not a polynomial times the exponential of a concave quadratic)."""
+    if len(limit) != 3 or limit[1] != -sp.oo or limit[2] != sp.oo:
+        return None
+    var = limit[0]
+    exponent, polynomial = sp.Integer(0), sp.Integer(1)
+    for factor in sp.Mul.make_args(integrand):
+        if isinstance(factor, sp.exp):
+            exponent += factor.args[0]
+        elif isinstance(factor, sp.Pow) and isinstance(factor.base, sp.exp) \
+                and factor.exp.is_Integer:
+            exponent += factor.base.args[0] * factor.exp
+        elif factor.has(var):
+            polynomial *= factor
+        else:
+            polynomial *= factor
+    if exponent == 0 or not polynomial.is_polynomial(var):
+        return None
+    try:
+        quadratic = sp.Poly(sp.expand(exponent), var)
+    except sp.PolynomialError:
+        return None
+    if quadratic.degree() != 2:
+        return None
+    minus_a, b, c = (quadratic.coeff_monomial(var**k) for k in (2, 1, 0))
+    a = -minus_a
+    if a.is_positive is not True:
+        return None
+    mean, scale = b / (2 * a), 1 / sp.sqrt(2 * a)
+    moment = sp.Integer(0)
+    for (power,), coeff in sp.Poly(sp.expand(polynomial), var).terms():
+        moment += coeff * sum(sp.binomial(power, k) * mean ** (power - k) * scale**k
+                              * (sp.factorial2(k - 1) if k % 2 == 0 else 0)
+                              for k in range(power + 1))
+    return sp.exp(c + b**2 / (4 * a)) * sp.sqrt(sp.pi / a) * moment

@@ -104,7 +104,7 @@ def coupled_batch(distribution: Any, alpha: Any, sigma: Any, n: int, *,
     """
     n = positive_int("n", n)
     pairs = positive_int("pairs", pairs)
-    if not hasattr(distribution, "posterior"):
+    if not all(hasattr(distribution, a) for a in ("posterior", "dtype", "device")):
         raise invalid("distribution", f"got {type(distribution).__name__}, which has no "
                       "posterior()", "pass a numeric.GaussianMixture or EmpiricalDistribution")
     dtype, device = distribution.dtype, torch.device(distribution.device)

@@ -26,7 +26,16 @@ import torch
 
 from ._coupling import CoupledBatch
 from ._errors import DtypeError, ShapeError, invalid
-from ._validate import as_generator, kernel_scalars, positive_int
+from ._validate import (
+    as_float_tensor,
+    as_generator,
+    call_user,
+    check_finite,
+    check_real_output,
+    finite_result,
+    kernel_scalars,
+    positive_int,
+)
 
 __all__ = [
     "EXACT_DIVERGENCE_MAX_DIM",
@@ -78,15 +87,22 @@ def _kernel(schedule: Any, t: Any, dtype: torch.dtype,
     """(α, σ) from a Schedule-like object at ``t``, or from an ``(alpha, sigma)`` pair."""
     if isinstance(schedule, tuple | list) and len(schedule) == 2:
         return kernel_scalars(schedule[0], schedule[1], dtype=dtype, device=device)
-    if hasattr(schedule, "alpha") and hasattr(schedule, "sigma"):
-        return kernel_scalars(schedule.alpha(t), schedule.sigma(t), dtype=dtype, device=device)
+    if callable(getattr(schedule, "alpha", None)) and callable(getattr(schedule, "sigma", None)):
+        fix = "make schedule.alpha(t) and schedule.sigma(t) return positive numbers at t"
+        return kernel_scalars(call_user("schedule", schedule.alpha, t, fix=fix),
+                              call_user("schedule", schedule.sigma, t, fix=fix),
+                              dtype=dtype, device=device)
     raise invalid("schedule", f"got {type(schedule).__name__}",
                   "pass a numeric.Schedule (any object with alpha(t), sigma(t)) or a pair "
                   "(alpha, sigma)")
 
 
 def _times(t: Any, xt: torch.Tensor) -> torch.Tensor:
-    tt = torch.as_tensor(t, device=xt.device).to(xt.dtype)
+    if isinstance(t, torch.Tensor) and not t.is_complex() and t.dtype != torch.bool:
+        tt = t.to(device=xt.device, dtype=xt.dtype)
+    else:
+        tt = as_float_tensor("t", t, dtype=xt.dtype, device=xt.device)
+    check_finite("t", tt.detach())
     if tt.dim() == 0:
         return tt.expand(xt.shape[0])
     if tt.shape != xt.shape[:1]:
@@ -106,7 +122,8 @@ def evaluate_model(model: Model, xt: torch.Tensor, t: Any) -> torch.Tensor:
                               f"{xt.dtype} on {xt.device}",
                               f"convert it with model.to(dtype={xt.dtype}, device='{xt.device}')",
                               DtypeError)
-    out = model(xt, _times(t, xt))
+    out = call_user("model", model, xt, _times(t, xt), fix=_MODEL_FIX)
+    check_real_output("model", out, _MODEL_FIX)
     if not isinstance(out, torch.Tensor):
         raise invalid("model", f"returned {type(out).__name__}, not a Tensor", _MODEL_FIX,
                       ShapeError)
@@ -116,11 +133,24 @@ def evaluate_model(model: Model, xt: torch.Tensor, t: Any) -> torch.Tensor:
     if out.dtype != xt.dtype or out.device != xt.device:
         raise invalid("model", f"returned {out.dtype} on {out.device} for x_t in {xt.dtype} on "
                       f"{xt.device}", "return the score in x_t's dtype and device", DtypeError)
+    if not bool(torch.isfinite(out.detach()).all()):
+        raise invalid("model", "returned NaN or inf for finite x_t and t",
+                      "check the model (or the t it was given) on this input")
     return out
+
+
+def _distribution(distribution: Any) -> Any:
+    """A data distribution: numeric.GaussianMixture, EmpiricalDistribution or alike."""
+    needed = ("dtype", "device", "dim", "sample_xt", "score_t")
+    if not all(hasattr(distribution, a) for a in needed):
+        raise invalid("distribution", f"got {type(distribution).__name__}",
+                      "pass a numeric.GaussianMixture or numeric.EmpiricalDistribution")
+    return distribution
 
 
 def _draw(distribution: Any, schedule: Any, t: Any, n: int, generator: Any,
           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    distribution = _distribution(distribution)
     n = positive_int("n", n)
     device = torch.device(distribution.device)
     a, s = _kernel(schedule, t, distribution.dtype, device)
@@ -143,6 +173,7 @@ def sm_exact(model: Model, distribution: Any, schedule: Any, t: Any, *, n: int =
              generator: torch.Generator | int = 0, xt: torch.Tensor | None = None) -> Estimate:
     """SM(θ) = E_{x_t~p_t} ‖∇log p_t(x_t) − s_θ(x_t, t)‖² with the exact score of ``distribution``
     (Hyvärinen 2005, eq. 2); x_t is drawn from p_t, or given as ``xt`` (then ``n`` is ignored)."""
+    distribution = _distribution(distribution)
     device = torch.device(distribution.device)
     if xt is None:
         a, s, _, _, xt = _draw(distribution, schedule, t, n, generator)
@@ -205,8 +236,13 @@ def _probes(kind: str, shape: tuple[int, ...], g: torch.Generator, dtype: torch.
 
 
 def _jvp_quadratic(s: torch.Tensor, xt: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """vᵀ (∂s/∂x_t) v per sample, by one vector-Jacobian product; keeps the graph."""
-    (grad,) = torch.autograd.grad((s * v).sum(), xt, create_graph=True)
+    """vᵀ (∂s/∂x_t) v per sample, by one vector-Jacobian product; keeps the graph. A model
+    whose output does not depend on x_t (a constant, or one detached from x_t) has ∂s/∂x_t = 0."""
+    if not s.requires_grad:
+        return torch.zeros(xt.shape[0], dtype=xt.dtype, device=xt.device)
+    (grad,) = torch.autograd.grad((s * v).sum(), xt, create_graph=True, allow_unused=True)
+    if grad is None:
+        return torch.zeros(xt.shape[0], dtype=xt.dtype, device=xt.device)
     return (grad * v).sum(dim=-1)
 
 
@@ -225,6 +261,7 @@ def implicit_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, n: in
     if probe not in ("gaussian", "rademacher"):
         raise invalid("probe", f"got {probe!r}", "use 'rademacher' or 'gaussian'")
     probes = positive_int("probes", probes)
+    distribution = _distribution(distribution)
     device = torch.device(distribution.device)
     g = as_generator(generator, device)
     xt = _draw(distribution, schedule, t, n, g)[4] if xt is None else _given_xt(distribution, xt)
@@ -257,6 +294,10 @@ def sliced_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, n: int 
     it is (SM − J)/d.
     """
     projections = positive_int("projections", projections)
+    if projection not in ("gaussian", "rademacher", "sphere"):
+        raise invalid("projection", f"got {projection!r}",
+                      "use 'gaussian', 'rademacher' or 'sphere'")
+    distribution = _distribution(distribution)
     device = torch.device(distribution.device)
     g = as_generator(generator, device)
     xt = _draw(distribution, schedule, t, n, g)[4] if xt is None else _given_xt(distribution, xt)
@@ -277,10 +318,41 @@ def ratio_score(xt: torch.Tensor, batch: torch.Tensor, alpha: torch.Tensor,
                 sigma: torch.Tensor) -> torch.Tensor:
     """The seed's eq. score-1 with the batch in place of p_0: the score of the batch's empirical
     distribution, Σ_j w_j (α y_j − x_t)/σ², w ∝ N(x_t; α y_j, σ²I). ``xt[R,n,d]``,
-    ``batch[R,B,d]`` -> ``[R,n,d]`` (log-sum-exp stable)."""
-    logits = -(torch.cdist(xt, alpha * batch) ** 2) / (2 * sigma**2)
-    w = torch.softmax(logits, dim=-1)
-    return (alpha * (w @ batch) - xt) / sigma**2
+    ``batch[R,B,d]`` -> ``[R,n,d]`` (log-sum-exp stable, distances whitened by σ)."""
+    xt, batch, a, s = _ratio_inputs(xt, batch, alpha, sigma)
+    u_x, u_y = xt / s, (a / s) * batch
+    if xt.dtype in (torch.float32, torch.float64):
+        dist2 = torch.cdist(u_x, u_y) ** 2
+    else:  # cdist has no half-precision kernel: form the differences
+        dist2 = ((u_x.unsqueeze(-2) - u_y.unsqueeze(-3)) ** 2).sum(-1)
+    w = torch.softmax(-0.5 * dist2, dim=-1)
+    out = (a * (w @ batch) - xt) / s / s
+    return finite_result(out, "sigma", "the ratio-form score")
+
+
+def _ratio_inputs(xt: Any, batch: Any, alpha: Any, sigma: Any
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check :func:`ratio_score`'s arguments: real, finite, [R,n,d] and [R,B,d], one dtype."""
+    x = xt if isinstance(xt, torch.Tensor) and xt.is_floating_point() else as_float_tensor(
+        "xt", xt)
+    y = batch if isinstance(batch, torch.Tensor) and batch.is_floating_point() else \
+        as_float_tensor("batch", batch, dtype=x.dtype, device=x.device)
+    for name, v in (("xt", x), ("batch", y)):
+        if v.is_complex():
+            raise invalid(name, f"got a complex tensor ({v.dtype})", "pass real values",
+                          DtypeError)
+        if v.dim() != 3:
+            raise invalid(name, f"has shape {list(v.shape)}", "pass a [R, n, d] tensor",
+                          ShapeError)
+        check_finite(name, v.detach())
+    if y.dtype != x.dtype or y.device != x.device:
+        raise invalid("batch", f"is {y.dtype} on {y.device}, xt is {x.dtype} on {x.device}",
+                      "pass both in one dtype and on one device", DtypeError)
+    if y.shape[0] != x.shape[0] or y.shape[2] != x.shape[2]:
+        raise invalid("batch", f"has shape {list(y.shape)} for xt of shape {list(x.shape)}",
+                      f"pass [R={x.shape[0]}, B, d={x.shape[2]}]", ShapeError)
+    a, s = kernel_scalars(alpha, sigma, dtype=x.dtype, device=x.device)
+    return x, y, a, s
 
 
 def ratio_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, batch_size: int,
@@ -296,6 +368,7 @@ def ratio_sm(model: Model, distribution: Any, schedule: Any, t: Any, *, batch_si
     """
     b = positive_int("batch_size", batch_size)
     r = positive_int("n_batches", n_batches)
+    distribution = _distribution(distribution)
     device = torch.device(distribution.device)
     a, s = _kernel(schedule, t, distribution.dtype, device)
     g = as_generator(generator, device)

@@ -15,7 +15,13 @@ import torch
 from torch import nn
 
 from ._errors import invalid
-from ._validate import as_float_tensor, positive_int, resolve_device, resolve_dtype
+from ._validate import (
+    as_float_tensor,
+    check_seed,
+    positive_int,
+    resolve_device,
+    resolve_dtype,
+)
 
 __all__ = ["ACTIVATIONS", "LinearScore", "PolynomialScore", "ScoreMLP", "random_score_network"]
 
@@ -106,15 +112,14 @@ def random_score_network(seed: int, dim: int, *, width: int = 32, depth: int = 2
     The weights are drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 and
     then cast and moved, so the same seed gives the same network on every device and dtype.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise invalid("seed", f"got {seed!r}", "pass a non-negative int")
+    seed = check_seed("seed", seed)
     dim = positive_int("dim", dim)
     width = positive_int("width", width)
     depth = positive_int("depth", depth, minimum=0)
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise invalid("activation", f"got {activation!r}", f"use one of {sorted(ACTIVATIONS)}")
-    return ScoreMLP(seed, dim, width, depth, activation, bool(time_embedding),
-                    resolve_dtype(dtype), resolve_device(device))
+    dtype, dev = resolve_dtype(dtype), resolve_device(device)
+    return ScoreMLP(seed, dim, width, depth, activation, bool(time_embedding), dtype, dev)
 
 
 class LinearScore(nn.Module):

@@ -31,7 +31,10 @@ TOLERANCES: dict[tuple[torch.dtype, str], Tolerance] = {
 
 def tolerance(dtype: torch.dtype, device: str | torch.device = "cpu") -> Tolerance:
     """The tolerance for comparing results computed in ``dtype`` on ``device``."""
-    kind = torch.device(device).type
+    from ._validate import resolve_device, resolve_dtype
+
+    dtype = resolve_dtype(dtype)
+    kind = resolve_device(device, available=False).type
     try:
         return TOLERANCES[(dtype, kind)]
     except KeyError:

@@ -55,9 +55,11 @@ def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
     return dtype
 
 
-def resolve_device(device: Any, name: str = "device") -> torch.device:
-    """Parse ``device`` and refuse an accelerator that torch reports absent (asking torch
-    whether CUDA is available does not initialise it; importing numeric never asks)."""
+def resolve_device(device: Any, name: str = "device", *,
+                   available: bool = True) -> torch.device:
+    """Parse ``device`` and (with ``available``) refuse an accelerator that torch reports absent
+    (asking torch whether CUDA is available does not initialise it; importing numeric never
+    asks)."""
     if isinstance(device, bool) or not isinstance(device, str | torch.device | int):
         raise invalid(name, f"got {type(device).__name__} {device!r}, not a torch device",
                       "pass 'cpu', 'cuda' or a torch.device", DtypeError)
@@ -66,10 +68,10 @@ def resolve_device(device: Any, name: str = "device") -> torch.device:
     except (RuntimeError, TypeError, ValueError) as exc:
         raise invalid(name, f"got {device!r}, not a torch device ({exc})",
                       "pass 'cpu', 'cuda' or a torch.device", DtypeError) from None
-    if parsed.type not in ("cpu", "meta"):
+    if available and parsed.type not in ("cpu", "meta"):
         backend = getattr(torch, parsed.type, None)
-        available = getattr(backend, "is_available", None)
-        if not callable(available) or not available():
+        present = getattr(backend, "is_available", None)
+        if not callable(present) or not present():
             raise invalid(name, f"got {device!r}, but torch reports no {parsed.type} device "
                           "here", "pass device='cpu', or run where that device exists",
                           DtypeError)

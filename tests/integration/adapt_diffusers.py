@@ -1,11 +1,14 @@
-"""diffusers' real forward process and the training losses of its example scripts.
+"""diffusers' real forward process and the training steps of its example scripts.
 
-The loss follows ``examples/text_to_image/train_text_to_image.py`` and
-``examples/unconditional_image_generation/train_unconditional.py``: noise with
-``DDPMScheduler.add_noise``, take the target for the scheduler's ``prediction_type``
-("epsilon": the noise; "v_prediction": ``get_velocity``, Salimans & Ho 2022; "sample": x0), and
-reduce with the scalar ``F.mse_loss``. ``train_unconditional`` weights its "sample" loss by
-SNR = ᾱ/(1 − ᾱ), which turns the x0 loss into the ε loss (Ho et al. 2020, eq. 14).
+The step follows ``examples/unconditional_image_generation/train_unconditional.py`` (and
+``examples/text_to_image/train_text_to_image.py``): draw the noise with ``torch.randn`` and the
+timesteps with ``torch.randint(0, num_train_timesteps, (bsz,))``, noise with
+``DDPMScheduler.add_noise``, take the target for the scheduler's ``prediction_type`` ("epsilon":
+the noise; "v_prediction": ``get_velocity``, Salimans & Ho 2022; "sample": x0), and reduce with
+the scalar ``F.mse_loss``. ``train_unconditional`` weights its "sample" loss by
+SNR = ᾱ/(1 − ᾱ), which turns the x0 loss into the ε loss (Ho et al. 2020, eq. 14). The guard
+intercepts the two draws (``numeric.check_training_step``); the scripts' ``.float()`` casts are
+left out, so that a float64 check stays in float64.
 
 The map to the score, for α = √ᾱ_t, σ = √(1 − ᾱ_t) (Ho et al. 2020, eq. 4) is:
 ε̂ = model output (epsilon), ε̂ = σ x_t + α v̂ (v_prediction, α² + σ² = 1), s = −ε̂/σ;
@@ -42,33 +45,38 @@ def timesteps(t: Tensor | float, x0: Tensor) -> Tensor:
     return steps
 
 
-def training_loss(sched: Any, *, snr_weighted: bool = False) -> Callable[..., Tensor]:
-    """loss(model, x0, t, noise): the example scripts' scalar MSE for ``sched``'s prediction type.
+def training_step(sched: Any, *, snr_weighted: bool = False) -> Callable[..., Tensor]:
+    """step(model, clean_images): the example scripts' training step for ``sched``.
 
     ``snr_weighted`` (prediction type "sample" only) applies ``train_unconditional``'s weights
     ᾱ/(1 − ᾱ), and then reduces to a scalar as that script does.
     """
     prediction_type = sched.config.prediction_type
 
-    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
-        steps = timesteps(t, x0)
-        noisy = sched.add_noise(x0, noise, steps)
-        model_pred = model(noisy, steps)
+    def step(model: Any, clean_images: Tensor) -> Tensor:
+        noise = torch.randn(clean_images.shape, dtype=clean_images.dtype,
+                            device=clean_images.device)
+        bsz = clean_images.shape[0]
+        timesteps = torch.randint(0, sched.config.num_train_timesteps, (bsz,),
+                                  device=clean_images.device).long()
+        noisy_images = sched.add_noise(clean_images, noise, timesteps)
+        model_output = model(noisy_images, timesteps)
         if prediction_type == "epsilon":
             target = noise
         elif prediction_type == "v_prediction":
-            target = sched.get_velocity(x0, noise, steps)
+            target = sched.get_velocity(clean_images, noise, timesteps)
         else:
-            target = x0
+            target = clean_images
         if not snr_weighted:
-            return F.mse_loss(model_pred, target)
-        abar = sched.alphas_cumprod.to(device=x0.device, dtype=x0.dtype)[steps]
-        snr = (abar / (1 - abar)).reshape(-1, *([1] * (x0.dim() - 1)))
-        return (snr * F.mse_loss(model_pred, target, reduction="none")).mean()
+            return F.mse_loss(model_output, target)
+        abar = sched.alphas_cumprod.to(device=clean_images.device,
+                                       dtype=clean_images.dtype)[timesteps]
+        snr = (abar / (1 - abar)).reshape(-1, *([1] * (clean_images.dim() - 1)))
+        return (snr * F.mse_loss(model_output, target, reduction="none")).mean()
 
     suffix = ", SNR-weighted" if snr_weighted else ""
-    loss.__name__ = f"diffusers_mse[{prediction_type}{suffix}]"
-    return loss
+    step.__name__ = f"diffusers_step[{prediction_type}{suffix}]"
+    return step
 
 
 def to_score(sched: Any) -> Callable[..., Tensor]:

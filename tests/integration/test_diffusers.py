@@ -1,7 +1,8 @@
-"""diffusers: ``DDPMScheduler.add_noise`` / ``get_velocity`` and its example scripts' MSE losses.
+"""diffusers: ``DDPMScheduler.add_noise`` / ``get_velocity`` in its example scripts' training step.
 
-The guard probes the real ``add_noise`` for α(t), σ(t) (it is passed as the schedule), calls the
-scalar ``F.mse_loss`` one sample at a time, and must name each parametrisation's weighting in
+The step draws its timesteps and noise itself; the guard intercepts both draws
+(``numeric.check_training_step``), measures the α(t), σ(t) that the real ``add_noise`` applies,
+evaluates the scalar ``F.mse_loss`` per sample, and must name each parametrisation's weighting in
 score space (Kingma & Gao 2023, Table 1), divided by D for the mean over coordinates.
 """
 
@@ -12,12 +13,12 @@ import types
 
 import adapt_diffusers as adapt
 import pytest
-from _verdict import Record, check
+from _verdict import Record, check_step
 
 pytestmark = pytest.mark.integration
 
 DIM = 3
-N = 32  # x_t per time; the scalar loss costs one call per (x_t, x0) pair
+N = 16  # x_t per time
 
 CASES = [  # prediction_type, beta_schedule, SNR-weighted (train_unconditional), weighting
     ("epsilon", "linear", False, "eps"),
@@ -35,11 +36,12 @@ def test_training_loss_is_score_matching_with_its_weighting(
         diffusers: types.ModuleType, record_property: Record,
         prediction_type: str, beta_schedule: str, snr_weighted: bool, weighting: str) -> None:
     sched = adapt.scheduler(prediction_type, beta_schedule=beta_schedule)
-    label = (f"diffusers DDPMScheduler({prediction_type}, {beta_schedule}) F.mse_loss"
+    label = (f"diffusers DDPMScheduler({prediction_type}, {beta_schedule}) training step"
              + (" SNR-weighted" if snr_weighted else ""))
-    report = check(record_property, label, adapt.training_loss(sched, snr_weighted=snr_weighted),
-                   adapt.to_score(sched), sched.add_noise, dim=DIM, n_samples=N,
-                   expected_weighting=weighting)
+    report = check_step(record_property, label,
+                        adapt.training_step(sched, snr_weighted=snr_weighted),
+                        adapt.to_score(sched), schedule=sched.add_noise, dim=DIM, n_samples=N,
+                        expected_weighting=weighting)
     assert report.ok, report.summary()
     assert report.matched == weighting, report.summary()
     assert report.scale is not None and math.isclose(report.scale, 1 / DIM, rel_tol=1e-6), (
@@ -51,7 +53,7 @@ def test_a_target_that_does_not_match_the_prediction_type_is_caught(
     # The bug: the scheduler (and so the sampler's to_score) says v_prediction, but the loss
     # regresses onto the noise, as if prediction_type were still "epsilon".
     v_sched = adapt.scheduler("v_prediction")
-    eps_loss = adapt.training_loss(adapt.scheduler("epsilon"))
-    report = check(record_property, "diffusers planted bug: v scheduler, epsilon target",
-                   eps_loss, adapt.to_score(v_sched), v_sched.add_noise, dim=DIM, n_samples=N)
+    eps_step = adapt.training_step(adapt.scheduler("epsilon"))
+    report = check_step(record_property, "diffusers planted bug: v scheduler, epsilon target",
+                        eps_step, adapt.to_score(v_sched), dim=DIM, n_samples=N)
     assert not report.ok and report.residual > 1e-3, report.summary()

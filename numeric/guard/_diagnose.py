@@ -7,6 +7,13 @@ the wrong target? For the last one note that any per-sample loss λ'‖u − (a 
 affine in s_θ averages over the posterior to λ‖s‖² − 2 s·(p ∇log p_t + q x_t) + const (Tweedie:
 E[x0|x_t] = (x_t + σ²∇log p_t)/α). A correct loss has p = λ, q = 0; fitting (λ, p, q) names the
 factor g = p/λ and the x_t term c = q/λ that a bug put into the target.
+
+Before those, one pattern is not a bug of the exact kind: a θ-dependent term whose mean over the
+noise is zero (a control variate, e.g. ε·(u(x_t) + u(α x0 − σ ε)), or Stein's ε·f(x_t) − σ∇·f)
+leaves E loss = λ·SM + const but not the posterior mean at each x_t. Then the residual
+R_j(x_t) = ΔL̄_j − λΔS_j is large pointwise while its average over x_t ~ p_t is zero; a paired
+z-test per model and time (λ fitted from the means) tells the two apart, and the report names the
+mode that decides such a loss (statistical='time').
 """
 
 from __future__ import annotations
@@ -16,9 +23,68 @@ from typing import Any
 
 import torch
 
-__all__ = ["diagnose"]
+__all__ = ["CV_Z", "diagnose", "exact_mode_signature", "time_mode_hint"]
 
 Tensor = torch.Tensor
+#: |z| below which every model's mean residual counts as zero (a control variate); at 4 each of
+#: the (J−1)·T tests has a two-sided normal tail of ≈ 6e-5, so a real zero-mean term is seen as
+#: such with probability ≈ 1 − 24·6e-5 at the defaults. Only the wording depends on it: the
+#: verdict is FAIL either way.
+CV_Z = 4.0
+
+
+def time_mode_hint(*, written: bool = False) -> str:
+    """Where to check a loss that draws t and the noise itself (``written``: it already is
+    loss(model, x0))."""
+    import numeric
+
+    extra = (" (or numeric.check_training_step, which intercepts the step's own draws)"
+             if hasattr(numeric, "check_training_step") else "")
+    head = "check it" if written else "write it as loss(model, x0) drawing t and the noise, and " \
+        "check it"
+    return f"{head} with statistical='time'{extra}"
+
+
+def exact_mode_signature(loss: Callable[..., Any]) -> str | None:
+    """Why ``loss`` cannot be called as loss(model, x0, t, noise), when its signature says so
+    and it can be called as loss(model, x0): a training step that draws t and the noise."""
+    import inspect
+
+    try:
+        sig = inspect.signature(loss)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(None, None, None, None)
+        return None
+    except TypeError:
+        pass
+    try:
+        sig.bind(None, None)
+    except TypeError:
+        return None
+    return ("takes (model, x0) only, so it draws t and the noise itself; the exact check needs "
+            "loss(model, x0, t, noise)")
+
+
+def _zero_mean_pattern(ls: list[Tensor], est: list[Tensor], score: Tensor) -> bool:
+    """True when, at every t, each model's residual averages to zero over x_t (module doc)."""
+    dl = torch.stack([v - ls[0] for v in ls[1:]])                       # [J, T, n]
+    s = [((score - e) ** 2).sum(-1) for e in est]
+    ds = torch.stack([v - s[0] for v in s[1:]])
+    n = dl.shape[-1]
+    if n < 8:
+        return False
+    md, me = dl.mean(-1), ds.mean(-1)                                    # [J, T]
+    lam = (md * me).sum(0) / (me * me).sum(0).clamp_min(1e-300)          # [T]
+    if not bool((lam > 0).all()):
+        return False
+    left = dl - lam[None, :, None] * ds
+    se = left.std(-1) / n**0.5
+    if not bool((se > 0).all()):
+        return False
+    z = left.mean(-1) / se
+    return bool((z.abs() < CV_Z).all())
 
 
 def _ft(t: float) -> str:
@@ -84,8 +150,15 @@ def diagnose(evaluate: Callable[[Any, bool], Tensor], models: list[Any], score: 
     scale = float(ls[0].abs().max()) or 1.0
     if float((again - ls[0]).abs().max()) > 1e-3 * thr * scale:
         return ["the loss is random given (model, x0, t, noise): two calls on the same batch "
-                "differ. It draws its own noise or t; use the `noise` and `t` arguments (or check "
-                "it with statistical=True)"]
+                "differ. It draws its own noise or t; use the `noise` and `t` arguments, or, if "
+                f"it is a training step that samples them by design, {time_mode_hint()}"]
+    if _zero_mean_pattern(ls, est, score):
+        return ["the loss looks correct only in expectation: at each x_t it differs from "
+                "λ(t)·SM(θ) + const by a model-dependent term whose average over x_t is zero "
+                f"(|z| < {CV_Z:g} for every model and t), e.g. a control variate that has mean 0 "
+                "over the noise. The exact coupled check cannot accept such a term; decide it "
+                "with the statistical mode that samples t and the noise: "
+                f"{time_mode_hint()}"]
     findings = []
     single = [evaluate(m, False) for m in models]
     if float(max((a - b).abs().max() for a, b in zip(single, ls, strict=True))) > thr * scale:

@@ -22,8 +22,10 @@ import torch
 
 from .._errors import invalid
 from .._validate import positive_int, resolve_device, resolve_dtype
-from ._diagnose import diagnose
-from ._expected import _check_expected, _expected_text, _ft
+from ._batch import check_batch, coupled_subset
+from ._diagnose import diagnose, exact_mode_signature, time_mode_hint
+from ._expected import _check_expected, _expected_text, _ft, expected_scale_value
+from ._gradients import GRADIENT_XT_PER_TIME, check_gradients
 from ._inputs import (
     DEFAULT_MODELS,
     DEFAULT_TIMES,
@@ -41,7 +43,7 @@ from ._problem import Tensor, _fit, _Problem, _scores
 from ._report import LossReport
 from ._statistical import check_statistical
 from ._time_sampling import check_time_sampling
-from ._weightings import Match, describe_power_law, match_weighting
+from ._weightings import Match, describe_power_law, fit_metric, match_weighting, path_rates
 
 __all__ = ['assert_score_matching_loss', 'check_loss']
 
@@ -65,7 +67,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                rtol: float | None = None, batch_size: int = 256,
                weighting_params: dict[str, float] | None = None,
                low_precision: tuple[torch.dtype, ...] = (torch.bfloat16, torch.float16),
-               name: str | None = None) -> LossReport:
+               name: str | None = None, expected_scale: float | None = None) -> LossReport:
     """Check that ``loss`` is a score-matching loss: λ(t)·SM(θ) + const, with λ(t) > 0.
 
     ``loss(model, x0, t, noise)`` returns per-sample losses [B] (or a scalar, then evaluated per
@@ -79,11 +81,19 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     directions with common random numbers (:mod:`numeric.guard._time_sampling`).
     The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
     probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
-    bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``.
+    bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``. ``expected_scale=c``
+    asserts the scale of ``expected_weighting`` too: λ(t) = c·expected(t). When the values fit,
+    the gradient ∇_θ loss = λ(t)·∇_θ SM is checked per time (:mod:`numeric.guard._gradients`) and
+    the loss on a mixed batch against its per-sample values (:mod:`numeric.guard._batch`); when no
+    scalar λ(t) fits, a diagonal metric Λ(t) ≻ 0 is tried (:func:`._weightings.fit_metric`).
     Posterior-coupled evaluation, docs/design.md §3; Vincent (2011), eq. 11.
     """
     _callable("loss", loss, "loss(model, x0, t, noise) -> Tensor[B]")
     _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")
+    if statistical is False and (why := exact_mode_signature(loss)) is not None:
+        raise invalid("loss", why, f"if it is a training step, {time_mode_hint(written=True)}"
+                      "; a loss on the data itself (implicit or sliced SM) is checked with "
+                      "statistical=True")
     dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
     seed = positive_int("seed", seed, minimum=0)
@@ -109,6 +119,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                                  device=dev, seed=seed, n_samples=n_samples, target=target,
                                  low_precision=low_precision)
     expected_name, expected_fn = _weighting_request(expected_weighting)
+    scale_asked = expected_scale_value(expected_scale)
     user_times = None if times is None else _as_times(times)
     kernel = resolve_schedule(schedule, times=user_times, sample_shape=shape, dtype=dtype,
                               device=dev)
@@ -145,6 +156,16 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     t_list = [float(v) for v in t.tolist()]
     residual = float(res.max())
     worst = t_list[int(res.argmax())]
+    metric = fit_metric(ls, est, problem.score, shape) if residual > thr else None
+    if metric is not None and float(metric.residual.max()) <= thr:
+        residual, lam = float(metric.residual.max()), (metric.per_dim().mean(1))
+        worst = t_list[int(metric.residual.argmax())]
+        if bool((metric.diag <= 0).any()):
+            findings.append(f"the loss is a metric-weighted SM (s − h)ᵀΛ(t)(s − h) but Λ(t) is not "
+                            f"positive definite: smallest diagonal entry "
+                            f"{float(metric.diag.min()):.3g}")
+    else:
+        metric = None
     if residual > thr:
         i = int(res.argmax())
         findings.append(f"at t={_ft(worst)} the loss is not affine in SM: residual "
@@ -157,6 +178,20 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         i = int(lam.argmin())
         findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "
                         "the loss does not decrease as the model approaches the true score")
+    gradient_residual: float | None = None
+    batch_text: str | None = None
+    notes: list[str] = []
+    if not findings:
+        sub = coupled_subset(problem, GRADIENT_XT_PER_TIME, seed)
+        found = check_batch(loss, model_list, sub, how, thr, seed)
+        findings += found.findings
+        batch_text = found.text
+        grads = check_gradients(loss, to_score, model_list, sub, lam, t_list, thr=thr, seed=seed,
+                                batch_size=bs, dim_weights=None if metric is None else
+                                metric.per_dim())
+        findings += grads.findings
+        notes += grads.notes
+        gradient_residual = grads.residual
     g2 = None
     if kernel.g2 is not None and not kernel.discrete:
         try:
@@ -165,25 +200,35 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
             g2 = None
     mrtol = MATCH_RTOL.get(dtype, 0.05)
     matched: Match | None = None
-    if not findings:
+    rates = path_rates(kernel, t)
+    if not findings and metric is None:
         matched = match_weighting(lam, alpha, sigma, g2=g2, rtol=mrtol, prefer=expected_name,
-                                  params=weighting_params)
+                                  params=weighting_params, rates=rates)
     expected_text = None
     if expected_name is not None:
         expected_text = _expected_text(expected_name, expected_fn)
-        if not findings:
+        if not findings and metric is None:
             findings += _check_expected(lam, t, alpha, sigma, g2, expected_name, expected_fn,
-                                        matched, mrtol, weighting_params, flat_dim)
+                                        matched, mrtol, weighting_params, flat_dim, rates=rates,
+                                        scale=scale_asked)
+        elif metric is not None:
+            findings.append(f"expected the scalar weighting {expected_text}, but the loss weights "
+                            f"each {metric.per} differently (a metric Λ(t), see above)")
     return LossReport(
         ok=not findings, weighting=dict(zip(t_list, lam.tolist(), strict=True)),
         residual=residual, worst_t=worst, matched=None if matched is None else matched.name,
         scale=None if matched is None else matched.scale,
         matched_text=(matched.text(flat_dim) if matched is not None else
+                      f"metric weighting diag Λ(t) per {metric.per} (no scalar λ(t) fits)"
+                      if metric is not None else
                       describe_power_law(lam, alpha, sigma, rtol=mrtol) if not findings[:1]
                       or residual <= thr else None),
         expected=expected_text, findings=tuple(findings), warnings=tuple(warnings),
         threshold=thr, target=target, residuals=dict(zip(t_list, res.tolist(), strict=True)),
-        mode=f"posterior-coupled, loss {how}")
+        mode=f"posterior-coupled, loss {how}", gradient_residual=gradient_residual,
+        batch=batch_text, notes=tuple(notes),
+        metric=None if metric is None else {
+            tv: tuple(row.tolist()) for tv, row in zip(t_list, metric.diag, strict=True)})
 
 
 def assert_score_matching_loss(loss: Callable[..., Any], to_score: Callable[..., Any],

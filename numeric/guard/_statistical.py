@@ -9,6 +9,12 @@ by least squares and each model's mean residual d − λe is tested with a paire
 the same data only shrinks the residuals, so the stated false-alarm rate is conservative:
 |z| ≥ 5.3 has two-sided probability ≈ 1.2e-7 per model under a normal law (Student-t with R − 1
 degrees of freedom is heavier: with R = 64 it is ≈ 2e-6 per model).
+
+Garbage never passes: NaN/inf from the loss or ``to_score`` is an error naming the argument, so is
+a ``to_score`` or loss that does not depend on the model, and a fitted λ outside
+[``LAMBDA_RANGE``] (or at the edge of the profile's search grid, i.e. no λ fits) is a finding.
+When the loss calls the model with times that vary across samples, it is a training loss that
+draws t itself, and the report points to ``statistical='time'``.
 """
 
 from __future__ import annotations
@@ -23,12 +29,55 @@ from .._errors import ShapeError, invalid
 from .._mixture import GaussianMixture
 from ._report import LossReport
 
-__all__ = ["REPLICATES", "Z_THRESHOLD", "check_statistical", "crn_loss"]
+__all__ = ["LAMBDA_RANGE", "REPLICATES", "Z_THRESHOLD", "TimeRecorder", "check_statistical",
+           "crn_loss", "lambda_finding"]
 
 Tensor = torch.Tensor
 Z_THRESHOLD = 5.3
 REPLICATES = 64
+#: A plausible score-space weighting on the data: implicit and sliced SM give ½ (Hyvärinen 2005),
+#: a mean over up to 10⁵ dimensions 1/(2·10⁵); outside this range the fit is garbage.
+LAMBDA_RANGE = (1e-7, 1e7)
 
+
+def lambda_finding(lam: float, lo: float, hi: float) -> str | None:
+    """A finding when the fitted λ is not finite, outside LAMBDA_RANGE, or at the edge
+    [lo, hi] of the search (no λ in the range explains the data)."""
+    if not math.isfinite(lam) or not LAMBDA_RANGE[0] <= lam <= LAMBDA_RANGE[1]:
+        return (f"the fitted weighting λ = {lam:.3g} is not a plausible score-matching weight "
+                f"(finite, within [{LAMBDA_RANGE[0]:.0e}, {LAMBDA_RANGE[1]:.0e}]): the loss and "
+                "SM(θ) do not move together across models")
+    if lam <= lo * (1 + 1e-9) or lam >= hi * (1 - 1e-9):
+        return (f"the fitted weighting λ = {lam:.3g} sits at the edge of the search range "
+                f"[{lo:.3g}, {hi:.3g}]: no λ > 0 explains the loss by SM(θ)")
+    return None
+
+
+class TimeRecorder:
+    """Records the t a loss passes to nn.Module models (forward pre-hooks): does it draw t?"""
+
+    def __init__(self) -> None:
+        self.varying = False
+        self.calls = 0
+        self._handles: list[Any] = []
+
+    def attach(self, models: list[Any]) -> TimeRecorder:
+        for m in models:
+            if isinstance(m, torch.nn.Module):
+                self._handles.append(m.register_forward_pre_hook(self._hook))
+        return self
+
+    def _hook(self, _module: Any, args: tuple[Any, ...]) -> None:
+        self.calls += 1
+        if len(args) > 1 and isinstance(args[1], Tensor) and args[1].numel() > 1:
+            t = args[1].detach()
+            if t.is_floating_point() and bool((t != t.reshape(-1)[0]).any()):
+                self.varying = True
+
+    def detach(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
 
 def _data_score(mix: GaussianMixture, x: Tensor) -> Tensor:
     """∇log p_0(x) by autograd through the mixture's log-sum-exp density."""
@@ -61,7 +110,7 @@ def crn_loss(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int,
     return value
 
 
-def _profile(dl: Tensor, ds: Tensor, replicates: int) -> tuple[float, Tensor]:
+def _profile(dl: Tensor, ds: Tensor, replicates: int) -> tuple[float, Tensor, float, float]:
     """The λ > 0 minimising max_j |z_j(λ)|, z_j(λ) = mean(d_j − λe_j)/se(d_j − λe_j), and z there.
 
     Regressing d on the noisy e would bias λ towards 0 (errors in variables); profiling the
@@ -79,7 +128,7 @@ def _profile(dl: Tensor, ds: Tensor, replicates: int) -> tuple[float, Tensor]:
     var = vd[:, None] - 2 * grid[None, :] * cde[:, None] + grid[None, :] ** 2 * ve[:, None]
     z = mean / (var.clamp_min(1e-300) / replicates).sqrt()
     best = int(z.abs().amax(0).argmin())
-    return float(grid[best]), z[:, best]
+    return float(grid[best]), z[:, best], lo, hi
 
 
 def check_statistical(loss: Callable[..., Any], to_score: Callable[..., Any],
@@ -89,6 +138,19 @@ def check_statistical(loss: Callable[..., Any], to_score: Callable[..., Any],
                       replicates: int = REPLICATES) -> LossReport:
     """Paired test that E loss(θ_j) − E loss(θ_0) = λ (SM_j − SM_0) with λ > 0 (module doc)."""
     g = torch.Generator().manual_seed(seed)
+    recorder = TimeRecorder().attach(models)
+    try:
+        d, e = _replicates(loss, to_score, mix, models, shape=shape, dtype=dtype,
+                           device=device, n_samples=n_samples, replicates=replicates, g=g)
+    finally:
+        recorder.detach()
+    return _verdict(d, e, replicates, n_samples, target, recorder.varying)
+
+
+def _replicates(loss: Callable[..., Any], to_score: Callable[..., Any], mix: GaussianMixture,
+                models: list[Any], *, shape: tuple[int, ...], dtype: torch.dtype,
+                device: torch.device, n_samples: int, replicates: int,
+                g: torch.Generator) -> tuple[Tensor, Tensor]:
     n_models = len(models)
     d = torch.zeros(n_models, replicates, dtype=torch.float64)
     e = torch.zeros_like(d)
@@ -105,11 +167,26 @@ def check_statistical(loss: Callable[..., Any], to_score: Callable[..., Any],
                 raise invalid("to_score", "returned the wrong shape",
                               "return the score estimate shaped like x", ShapeError)
             s = est.detach().double().cpu().reshape(n_samples, -1)
+            if not bool(torch.isfinite(s).all()):
+                raise invalid("to_score", "returned NaN or inf on the data (statistical=True "
+                              "evaluates the score at t = 0)", "return a finite score estimate; "
+                              "if the loss is a training step that draws t and the noise "
+                              "itself, check it with statistical='time'")
             e[j, r] = ((score - s) ** 2).sum(-1).mean()
+    return d, e
+
+
+def _verdict(d: Tensor, e: Tensor, replicates: int, n_samples: int, target: str,
+             draws_t: bool) -> LossReport:
     dl, ds = d[1:] - d[:1], e[1:] - e[:1]
     if not bool((dl != 0).any()):
-        raise invalid("loss", "does not depend on the model", "compute it from the model")
-    lam, z = _profile(dl, ds, replicates)
+        raise invalid("loss", "does not depend on the model: every model gives the same loss "
+                      "under the same random numbers", "compute it from model(x, t) (and do not "
+                      "detach it)")
+    if not bool((ds != 0).any()):
+        raise invalid("to_score", "does not depend on the model: every model gives the same "
+                      "score estimate", "compute the score from model(x, t)")
+    lam, z, lo, hi = _profile(dl, ds, replicates)
     left_mean = dl.mean(1) - lam * ds.mean(1)
     residual = float((left_mean.abs() / dl.mean(1).abs().clamp_min(1e-300)).max())
     findings = []
@@ -120,6 +197,13 @@ def check_statistical(loss: Callable[..., Any], to_score: Callable[..., Any],
                         f"{worst + 1} vs model 0 (threshold |z| ≥ {Z_THRESHOLD}, false-alarm "
                         f"rate ≈ 1e-7 per model), relative misfit {residual:.2g}; the loss is "
                         "not score matching on the data")
+    implausible = lambda_finding(lam, lo, hi)
+    if implausible is not None:
+        findings.append(implausible)
+    if findings and draws_t:
+        findings.append("the loss calls the model with times that vary across samples, so it "
+                        "draws t itself: it is a diffusion training loss, not a loss on the data;"
+                        " check it with statistical='time'")
     return LossReport(ok=not findings, weighting={0.0: lam}, residual=residual, worst_t=None,
                       matched=None, findings=tuple(findings), threshold=Z_THRESHOLD,
                       target=target, mode=f"statistical (CRN, {replicates} paired replicates "

@@ -17,6 +17,13 @@ in (x0, ε), so under common random numbers (the same ``manual_seed`` for every 
   networks;
 * L(+1) + L(−1) − 2L(0) = 2c‖φ‖² ≥ 0 on every draw: a negative value (beyond rounding) means the
   loss is not a squared error in the model output, which is reported without any statistics.
+
+Garbage is an error, not a verdict: NaN/inf from the loss or ``to_score``, a loss or ``to_score``
+that ignores the model, and a loss that calls the model at a time where σ(t) = 0 or with one
+constant t for every sample (a loss on the data, e.g. implicit SM: statistical=True is its mode).
+
+Power against a schedule mismatch (the loss noising with another schedule than the one given) is
+measured by bench/time_mode_power.py.
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ class _ExactPlusDirection(torch.nn.Module):
         super().__init__()
         self.mix, self.kernel, self.to_score = mix, kernel, to_score
         self.direction, self.theta = direction, theta
+        self.varying_t = False
+        self.seen_t: set[float] = set()
 
     def forward(self, xt: Tensor, t: Any) -> Tensor:
         n = xt.shape[0]
@@ -80,6 +89,17 @@ class _ExactPlusDirection(torch.nn.Module):
         kernel_t = times.detach().cpu()
         alpha = self.kernel.alpha(kernel_t).to(torch.float64).reshape(n)
         sigma = self.kernel.sigma(kernel_t).to(torch.float64).reshape(n)
+        bad = ~(torch.isfinite(alpha) & torch.isfinite(sigma) & (alpha > 0) & (sigma > 0))
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0])
+            raise invalid("loss", f"called the model at t = {float(times[i]):.4g}, where the "
+                          f"schedule has α = {float(alpha[i]):.4g}, σ = {float(sigma[i]):.4g}: "
+                          "no noise there", "draw t strictly inside the schedule's domain; a "
+                          "loss on the data itself (implicit or sliced SM, model called at "
+                          "t = 0) is checked with statistical=True")
+        if n > 1 and bool((times != times[0]).any()):
+            self.varying_t = True
+        self.seen_t.add(float(times[0]))
         exact = _exact_scores(self.mix, flat, alpha, sigma).reshape(xt.shape).to(xt)
         zero = self._score_of(torch.zeros_like(xt), xt, t)
         unit = self._score_of(torch.ones_like(xt), xt, t) - zero
@@ -101,6 +121,9 @@ class _ExactPlusDirection(torch.nn.Module):
         if not isinstance(out, Tensor) or out.shape != xt.shape:
             raise invalid("to_score", "returned the wrong shape",
                           "return the score estimate shaped like x_t", ShapeError)
+        if not bool(torch.isfinite(out).all()):
+            raise invalid("to_score", "returned NaN or inf for a finite model output",
+                          "return a finite score estimate for every t the loss draws")
         return out.detach()
 
 
@@ -116,20 +139,29 @@ def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
     directions += [random_score_network(seed + 100 + j, flat_dim, dtype=dtype, device=device)
                    for j in range(max(n_models - 2, 1))]
     slope = torch.zeros(len(directions), replicates, dtype=torch.float64)
+    varying, seen = False, set()
     curvature = torch.zeros_like(slope)
     for r in range(replicates):
         x0 = mix.sample(n_samples, generator=g).reshape(n_samples, *shape).to(dtype=dtype,
                                                                                 device=device)
         rseed = int(torch.randint(0, 2**62, (1,), generator=g))
         for j, phi in enumerate(directions):
-            low, mid, high = (
-                crn_loss(loss, _ExactPlusDirection(mix, kernel, to_score, phi, theta), x0,
-                         rseed, device, hint=_HINT) for theta in THETAS)
+            probes = [_ExactPlusDirection(mix, kernel, to_score, phi, theta) for theta in THETAS]
+            low, mid, high = (crn_loss(loss, p, x0, rseed, device, hint=_HINT) for p in probes)
+            varying = varying or any(p.varying_t for p in probes)
+            for p in probes:
+                seen |= p.seen_t
             slope[j, r] = (high - low) / 2
             curvature[j, r] = high + low - 2 * mid
     if not bool((curvature != 0).any()):
         raise invalid("loss", "does not depend on the model", "compute it from the model")
     findings: list[str] = []
+    if not varying and len(seen) <= 1:
+        raise invalid("loss", "called the model with one and the same t in every batch: it "
+                      "does not draw t per sample, so statistical='time' does not fit it",
+                      "a loss on the data itself (implicit or sliced SM) is checked with "
+                      "statistical=True; a loss that takes t and the noise as arguments with "
+                      "the exact check (statistical=False)")
     scale = curvature.abs().max()
     if bool((curvature < -1e-9 * scale).any()):
         findings.append("the loss is not a squared error in the model output: moving the model "

@@ -67,9 +67,45 @@ def _check_float(name: str, value: Any, *, positive: bool = True) -> float:
 
 
 def _check_dtype(dtype: Any) -> torch.dtype:
-    if dtype not in (torch.float32, torch.float64):
+    if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
         raise InvalidArgument(f"dtype={dtype!r} must be torch.float32 or torch.float64")
     return dtype
+
+
+def _check_device(device: Any) -> str:
+    """The device, checked when the strategy is built (not failing on every draw)."""
+    from ._errors import SmeqError
+    from ._validate import resolve_device
+
+    try:
+        return str(resolve_device(device))
+    except SmeqError as exc:
+        raise InvalidArgument(f"device={device!r}: {exc}") from None
+
+
+def _check_names(name: str, values: Any, known: tuple[str, ...]) -> tuple[str, ...]:
+    """A non-empty collection of names from ``known`` (a bare string is refused)."""
+    if isinstance(values, str | bytes):
+        raise InvalidArgument(f"{name}={values!r} must be a collection of names, not a str")
+    try:
+        chosen = tuple(values)
+    except TypeError:
+        raise InvalidArgument(f"{name}={values!r} must be a collection of names from "
+                              f"{sorted(known)}") from None
+    bad = [v for v in chosen if not isinstance(v, str) or v not in known]
+    if not chosen or bad:
+        raise InvalidArgument(f"{name}={values!r}: unknown {bad!r} or empty; use a non-empty "
+                              f"subset of {sorted(known)}")
+    return chosen
+
+
+#: Largest sizes a strategy accepts: beyond them a single draw needs gigabytes.
+_MAX_DIM = 4096
+_MAX_COMPONENTS = 4096
+_MAX_FULL_ENTRIES = 2**26
+#: Largest (max_std/min_std)² for full covariances: a rotated Σ with a larger condition number
+#: is not numerically positive definite in float64 and the constructor rightly refuses it.
+_MAX_FULL_CONDITION = 1e10
 
 
 def _rotation(d: int, seed: int) -> torch.Tensor:
@@ -92,6 +128,10 @@ def gaussian_mixtures(*, min_dim: int = 1, max_dim: int = 4, min_components: int
     """
     _check_int_range("dim", min_dim, max_dim, 1)
     _check_int_range("components", min_components, max_components, 1)
+    if max_dim > _MAX_DIM or max_components > _MAX_COMPONENTS:
+        raise InvalidArgument(f"max_dim={max_dim!r}, max_components={max_components!r}: at "
+                              f"most {_MAX_DIM} and {_MAX_COMPONENTS} (a larger draw does not "
+                              "fit in memory)")
     max_mean = _check_float("max_mean", max_mean, positive=False)
     if max_mean < 0:
         raise InvalidArgument(f"max_mean={max_mean!r} must be >= 0")
@@ -104,6 +144,23 @@ def gaussian_mixtures(*, min_dim: int = 1, max_dim: int = 4, min_components: int
     if covariance is not None and covariance not in _COVARIANCES:
         raise InvalidArgument(f"covariance={covariance!r} must be None or one of {_COVARIANCES}")
     dtype = _check_dtype(dtype)
+    device = _check_device(device)
+    # Never draw what GaussianMixture refuses: every mean and variance must fit the dtype.
+    info = torch.finfo(dtype)
+    if max_mean > info.max or min_std < math.sqrt(info.tiny) or max_std > math.sqrt(info.max):
+        raise InvalidArgument(f"max_mean={max_mean!r}, min_std={min_std!r}, max_std={max_std!r}"
+                              f": means and variances (std²) must lie within {dtype}'s normal "
+                              f"range [{info.tiny:.3g}, {info.max:.3g}]")
+    if covariance in (None, "full"):
+        if max_std / min_std > math.sqrt(_MAX_FULL_CONDITION):
+            raise InvalidArgument(f"min_std={min_std!r}, max_std={max_std!r}: a full covariance "
+                                  f"with condition number above {_MAX_FULL_CONDITION:.0e} is not "
+                                  "numerically positive definite; narrow the range or pass "
+                                  "covariance='diagonal'")
+        if max_components * max_dim**2 > _MAX_FULL_ENTRIES:
+            raise InvalidArgument(f"max_components * max_dim**2 = "
+                                  f"{max_components * max_dim**2} entries of full covariances "
+                                  "is too large; pass covariance='diagonal' or smaller sizes")
     kinds = st.sampled_from(_COVARIANCES) if covariance is None else st.just(covariance)
 
     @st.composite
@@ -138,16 +195,7 @@ def noise_schedules(*, kinds: Any = None) -> st.SearchStrategy[_schedules.Schedu
     """Built-in noise schedules with default parameters: VP (linear, cosine), VE, sub-VP, EDM,
     rectified flow and the DDPM table; ``kinds`` restricts them to names that
     ``numeric.Schedule.named`` knows."""
-    if kinds is None:
-        chosen = _SCHEDULE_KINDS
-    else:
-        if isinstance(kinds, str):
-            raise InvalidArgument(f"kinds={kinds!r} must be a collection of names, not a str")
-        chosen = tuple(kinds)
-        bad = sorted(set(chosen) - set(_SCHEDULE_KINDS))
-        if not chosen or bad:
-            raise InvalidArgument(f"kinds={kinds!r}: unknown {bad} or empty; use a non-empty "
-                                  f"subset of {_SCHEDULE_KINDS}")
+    chosen = _SCHEDULE_KINDS if kinds is None else _check_names("kinds", kinds, _SCHEDULE_KINDS)
     return st.sampled_from(sorted(set(chosen))).map(_schedules.Schedule.named)
 
 
@@ -187,11 +235,13 @@ def score_networks(dim: int, *, activations: Any = None, min_width: int = 4,
     _check_int("dim", dim, 1)
     _check_int_range("width", min_width, max_width, 1)
     _check_int_range("depth", min_depth, max_depth, 0)
-    acts = sorted(_networks.ACTIVATIONS) if activations is None else list(activations)
-    if isinstance(activations, str) or not acts or set(acts) - set(_networks.ACTIVATIONS):
-        raise InvalidArgument(f"activations={activations!r} must be a non-empty collection "
-                              f"of {sorted(_networks.ACTIVATIONS)}")
+    acts = sorted(_networks.ACTIVATIONS) if activations is None else sorted(set(_check_names(
+        "activations", activations, tuple(_networks.ACTIVATIONS))))
+    if max_width > 1 << 16 or max_depth > 256:
+        raise InvalidArgument(f"max_width={max_width!r}, max_depth={max_depth!r}: at most "
+                              f"{1 << 16} and 256")
     dtype = _check_dtype(dtype)
+    device = _check_device(device)
     embed = st.booleans() if time_embedding is None else st.just(bool(time_embedding))
     return st.builds(
         lambda seed, width, depth, act, te: _networks.random_score_network(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -102,9 +103,28 @@ def _latex_claim(step: Step) -> str:
     return text if len(text) < 600 else text[:600] + r"\ldots"
 
 
+def _names(names: Any) -> list[str]:
+    """``names`` as a non-empty list of strings (a bare string is refused, not split into
+    characters; an empty list would certify nothing and so is refused too)."""
+    fix = 'pass a list of names from proofs.DERIVATIONS, e.g. ["sm_dsm[any-p0-1d]"], or None'
+    if isinstance(names, str | bytes):
+        raise invalid("names", f"got the string {names!r}, not a list of names", fix)
+    try:
+        chosen = list(names)
+    except TypeError:
+        raise invalid("names", f"got {type(names).__name__} {names!r}, not a list of names",
+                      fix) from None
+    if not chosen:
+        raise invalid("names", "is empty: a certificate of no derivation proves nothing", fix)
+    bad = [n for n in chosen if not isinstance(n, str)]
+    if bad:
+        raise invalid("names", f"has non-string entries {bad[:3]}", fix)
+    return chosen
+
+
 def certify(names: Iterable[str] | None = None) -> Certificate:
     """Check every step of the named derivations (all registered ones by default)."""
-    chosen = list(DERIVATIONS) if names is None else list(names)
+    chosen = list(DERIVATIONS) if names is None else _names(names)
     unknown = [n for n in chosen if n not in DERIVATIONS]
     if unknown:
         raise invalid("names", f"unknown derivations {unknown}",

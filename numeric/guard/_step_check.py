@@ -583,15 +583,9 @@ def _probe_kernel(runner: _Runner, tap: _Tap, t_cands: list[Draw], noises: list[
     k.alpha, k.sigma, k.beta, k.scale, k.offset, k.t_in = alpha, sigma, beta, scale, x_c, t_in
     k.t_values = _t_values(t_in, t_std, n_t)
     if bool((scale != 1).any()) or bool((x_c != 0).any()):
-        s0 = float(scale.mean())
-        c0 = float((x_c / alpha[:, None]).mean())
-        if bool((scale == scale[0]).all()) and abs(s0 - 2) < 1e-9 and abs(c0 + 1) < 1e-6:
-            k.notes.append("the step maps x0 to 2·x0 − 1 ([0, 1] → [−1, 1]) before noising; "
-                           "the guard's data are chosen so that the mapped x0 follows its "
-                           "mixture")
-        else:
-            k.notes.append(f"the step maps x0 affinely before noising (scale {s0:.4g}, offset "
-                           f"{c0:.4g}, as means over elements); the guard's data account for it")
+        k.notes.append("the step maps x0 affinely before noising (x_t = α(t)·(a⊙x0 + c) + σ(t)·ε "
+                       "with a ≠ 1 or c ≠ 0, e.g. [0, 1] → [−1, 1]); the guard's data are chosen "
+                       "so that the mapped x0 follows its mixture")
     text = []
     if time_draw is not None:
         text.append(f"t ← {time_draw.describe(RECORD_BATCH)} (draw {time_draw.index})")
@@ -839,7 +833,8 @@ def _schedule_check(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: to
         sa = kern.alpha(t).double().cpu().reshape(-1).expand(t.numel())
         ss = kern.sigma(t).double().cpu().reshape(-1).expand(t.numel())
     except InvalidArgument as exc:
-        return [], [f"the schedule could not be evaluated at the step's times: {exc}"]
+        return [f"the kernel was not compared with the schedule: the t the model receives is "
+                f"not in the schedule's units ({exc})"], []
     alpha, sigma = k.alpha, k.sigma
     fmt = ", ".join
 
@@ -851,13 +846,19 @@ def _schedule_check(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: to
         return float(r.mean()) if agree(r, r.mean().expand_as(r)) else None
 
     at = f"t = {fmt(_ft(v) for v in k.t_values[:4])}"
-    if agree(sigma, ss):
-        r = const_ratio(alpha, sa)
-        if r is not None:
-            if abs(r - 1) <= SCHEDULE_RTOL:
-                return [f"the measured kernel agrees with the schedule (α, σ at {at}, ...)"], []
-            return [f"the measured α(t) is {r:.4g} × the schedule's: x0 is scaled by {r:.4g} "
-                    "before noising (σ agrees)"], []
+
+    def x0_map(sched_alpha: Tensor) -> str:
+        r = float((alpha / sched_alpha).mean())
+        c0 = float((k.offset / sched_alpha[:, None]).mean())
+        if abs(r - 1) <= SCHEDULE_RTOL and abs(c0) <= SCHEDULE_RTOL:
+            return ""
+        if abs(r - 2) <= SCHEDULE_RTOL and abs(c0 + 1) <= SCHEDULE_RTOL:
+            return "; x0 is mapped to 2·x0 − 1 ([0, 1] → [−1, 1]) before noising"
+        return f"; x0 is mapped to {r:.4g}·x0 + {c0:.4g} (mean over elements) before noising"
+
+    if agree(sigma, ss) and const_ratio(alpha, sa) is not None:
+        return [f"the measured kernel agrees with the schedule (α, σ at {at}, ...)"
+                + x0_map(sa)], []
     ratio = const_ratio(sigma / alpha, ss / sa)
     if ratio is not None and abs(ratio - 1) <= SCHEDULE_RTOL:
         return ["the model receives x_t times a per-time factor (σ/α agrees with the schedule: "
@@ -874,8 +875,8 @@ def _schedule_check(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: to
                 except Exception:  # a schedule undefined there: no reversal to report
                     break
                 if agree(sigma, rs) and const_ratio(alpha, ra) is not None:
-                    return [f"time looks reversed (data at t = {_ft(b)}): the measured "
-                            f"α, σ are the schedule's at {_ft(a + b)} − t"], []
+                    return [f"time looks reversed (data at t = {_ft(b)}): the measured α, σ are "
+                            f"the schedule's at {_ft(a + b)} − t" + x0_map(ra)], []
                 break
     pairs = "; ".join(f"t={_ft(tv)}: α={float(alpha[i]):.4g}, σ={float(sigma[i]):.4g} vs "
                       f"α={float(sa[i]):.4g}, σ={float(ss[i]):.4g}"

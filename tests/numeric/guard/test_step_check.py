@@ -347,7 +347,7 @@ def test_numpy_draw_is_refused_and_named() -> None:
         return ((model(col(VP.alpha(t), x0) * x0 + col(VP.sigma(t), x0) * noise, t)
                  - noise) ** 2).sum(1)
 
-    state = np.random.get_state()
+    state: Any = np.random.get_state()
     with pytest.raises(SmeqError, match=r"numpy\.random\.rand\(\).*statistical='time'"):
         check_training_step(step, eps_to_score)
     assert (np.random.get_state()[1] == state[1]).all()   # the user's NumPy state is restored
@@ -456,7 +456,7 @@ def test_a_broadcast_across_the_batch_is_a_finding() -> None:
 # --- models reach a library object through the model argument -------------------------------
 
 class _Diffusion(torch.nn.Module):
-    """A library object that owns its network, as denoising-diffusion-pytorch's GaussianDiffusion."""
+    """A library object owning its network (as denoising-diffusion-pytorch's GaussianDiffusion)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()

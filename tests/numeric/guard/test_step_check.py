@@ -350,7 +350,8 @@ def test_numpy_draw_is_refused_and_named() -> None:
     state: Any = np.random.get_state()
     with pytest.raises(SmeqError, match=r"numpy\.random\.rand\(\).*statistical='time'"):
         check_training_step(step, eps_to_score)
-    assert (np.random.get_state()[1] == state[1]).all()   # the user's NumPy state is restored
+    now: Any = np.random.get_state()
+    assert (now[1] == state[1]).all()   # the user's NumPy state is restored
 
 
 def test_python_random_draw_is_refused() -> None:

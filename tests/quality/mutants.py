@@ -4,6 +4,11 @@
 ``weighting`` mutants are valid score-matching losses with the wrong λ(t), caught when the
 expected weighting is given (the report then shows the weighting actually measured);
 ``statistical`` mutants draw their own randomness and are caught by the paired CRN test.
+Values-exact mutants (shared/DESIGN.md §3b): ``gradient`` ones have exact values and a wrong
+gradient (a detach), ``batch`` ones are exact per sample and mix samples in a batch,
+``control_variate`` ones are correct only in expectation; ``garbage`` ones hand the statistical
+mode garbage (a to_score that ignores the model, NaN scores) and must be refused with an error
+naming the argument (``raises``).
 """
 
 from __future__ import annotations
@@ -26,17 +31,19 @@ class Mutant:
 
     name: str
     bug: str
-    kind: str  # "affine" | "weighting" | "statistical"
+    kind: str  # "affine" | "weighting" | "statistical" | "gradient" | "batch" |
+    #            "control_variate" | "garbage"
     schedule: Callable[[], Schedule]
     loss: Callable[..., Tensor]
     to_score: Callable[..., Tensor]
     expected_weighting: str | None = None
+    raises: str | None = None  # garbage: the argument the error must name
 
     def __repr__(self) -> str:
         return self.name
 
     def check_kwargs(self) -> dict[str, Any]:
-        if self.kind == "statistical":
+        if self.kind in ("statistical", "garbage"):
             return {"statistical": True}
         return {"expected_weighting": self.expected_weighting}
 
@@ -289,7 +296,91 @@ def _sliced_wrong_variable() -> Mutant:
                   lambda m, x, t: m(x, t))
 
 
+def _half_detached() -> Mutant:
+    s = VP()
+
+    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        a, sg = col(s.alpha(t), x0), col(s.sigma(t), x0)
+        m = model(a * x0 + sg * noise, t)
+        pred = 0.5 * m + 0.5 * m.detach()  # bug: half of the prediction gets no gradient
+        return ((pred - noise) ** 2).sum(1)
+
+    return Mutant("half_detached_prediction", "half of the prediction detached", "gradient",
+                  VP, loss, _eps_to_score(s))
+
+
+def _late_detached() -> Mutant:
+    s = VP()
+
+    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        a, sg = col(s.alpha(t), x0), col(s.sigma(t), x0)
+        m = model(a * x0 + sg * noise, t)
+        pred = torch.where(col(t, x0) > 0.5, m.detach(), m)  # bug: no gradient for t > 0.5
+        return ((pred - noise) ** 2).sum(1)
+
+    return Mutant("prediction_detached_late_t", "prediction detached on a time range (t > 0.5)",
+                  "gradient", VP, loss, _eps_to_score(s))
+
+
+def _image_sigma_scalar() -> Mutant:
+    s = VP()
+
+    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        a, sg = col(s.alpha(t), x0), col(s.sigma(t), x0)
+        xt = a * x0 + sg * noise
+        # bug: σ indexed for image batches; against [B, D] it broadcasts to [B, 1, B, D]
+        target = (xt - a * x0) / s.sigma(t).to(x0.dtype)[:, None, None, None]
+        return ((model(xt, t) - target) ** 2).mean()
+
+    return Mutant("scalar_sigma_image_indexing", "σ indexed for image batches in a scalar loss "
+                  "(cross-sample broadcast)", "batch", VP, loss, _eps_to_score(s))
+
+
+def _mean_over_bb() -> Mutant:
+    s = VP()
+    eps = reference_loss("eps", s)
+
+    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        w = (s.alpha(t) ** 2).to(x0.dtype)[:, None]  # [B, 1] per-sample weight (α², valid)
+        per = eps.loss(model, x0, t, noise)          # [B]
+        return (w * per).mean()                      # bug: [B, 1] * [B] -> [B, B], then .mean()
+
+    return Mutant("mean_over_b_by_b", ".mean() over a [B, B] loss", "batch", VP, loss,
+                  eps.to_score)
+
+
+def _control_variate() -> Mutant:
+    s = VP()
+
+    def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        a, sg = col(s.alpha(t), x0), col(s.sigma(t), x0)
+        u = model(a * x0 + sg * noise, t)
+        mirror = model(a * x0 - sg * noise, t)
+        # ε·(u(x_t) + u(α x0 − σ ε)) has mean 0 over ε given x0 (ε → −ε), not given x_t
+        return ((u - noise) ** 2).sum(1) + 0.3 * (noise * (u + mirror)).sum(1)
+
+    return Mutant("antithetic_control_variate", "a control variate: correct only in "
+                  "expectation", "control_variate", VP, loss, _eps_to_score(s))
+
+
+def _garbage_to_score() -> Mutant:
+    return Mutant("to_score_ignores_model", "a to_score that ignores the model (statistical "
+                  "mode)", "garbage", VP, sliced_sm_loss, lambda m, x, t: -x, raises="to_score")
+
+
+def _garbage_nan() -> Mutant:
+    def to_score(model: Any, x: Tensor, t: Tensor) -> Tensor:
+        out = model(x, t).clone()
+        out[0, 0] = float("nan")  # bug: a NaN in the score
+        return out
+
+    return Mutant("nan_score_statistical", "a NaN score in statistical mode", "garbage", VP,
+                  sliced_sm_loss, to_score, raises="to_score")
+
+
 MUTANTS: tuple[Mutant, ...] = tuple(f() for f in (
+    _half_detached, _late_detached, _image_sigma_scalar, _mean_over_bb, _control_variate,
+    _garbage_to_score, _garbage_nan,
     _score_sigma2, _ncsn_weight_sigma, _eps_alpha_dropped, _ddpm_abar, _eps_sign, _wrong_axis,
     _mean_sum, _off_by_one, _v_swapped, _min_snr_direction, _edm_cskip, _edm_weight,
     _flow_swapped, _x0_from_xt, _noise_redrawn, _eps_weight_sigma, _x0_to_score_alpha,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+import numeric
 from mutants import MUTANTS, Mutant, random_correct_case
 
 from numeric import check_loss
@@ -16,14 +18,17 @@ REQUIRED_BUGS = (
     "σ vs σ² in the target", "α dropped from x_t", "ᾱ in place of √ᾱ", "sign flip",
     "wrong batch axis", "mean vs sum", "off-by-one", "v-target with α and σ swapped",
     "min-SNR clamp", "EDM c_", "flow-matching target with x0 and ε swapped", "built from x_t",
-    "noise drawn again", "sliced-SM")
+    "noise drawn again", "sliced-SM", "half of the prediction detached",
+    "prediction detached on a time range", "cross-sample broadcast", ".mean() over a [B, B]",
+    "control variate", "to_score that ignores the model", "NaN score")
 
 
 def test_the_catalogue_covers_the_required_bug_classes() -> None:
     assert len(MUTANTS) >= 15
     for bug in REQUIRED_BUGS:
         assert any(bug in m.bug for m in MUTANTS), bug
-    assert {m.kind for m in MUTANTS} == {"affine", "weighting", "statistical"}
+    assert {m.kind for m in MUTANTS} == {"affine", "weighting", "statistical", "gradient",
+                                         "batch", "control_variate", "garbage"}
     assert len({m.name for m in MUTANTS}) == len(MUTANTS)
 
 
@@ -53,6 +58,38 @@ def test_statistical_bug_is_caught(mutant: Mutant) -> None:
     report = check_loss(mutant.loss, mutant.to_score, None, **mutant.check_kwargs())
     assert not report.ok
     assert "paired z" in report.summary()
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.kind == "gradient"], ids=repr)
+def test_gradient_bug_is_caught_though_values_are_exact(mutant: Mutant) -> None:
+    report = check_loss(mutant.loss, mutant.to_score, mutant.schedule())
+    assert not report.ok
+    assert report.residual <= RESIDUAL_RTOL[torch.float64]  # the values are exact ...
+    assert report.gradient_residual is not None and report.gradient_residual >= BUG_MIN
+    assert "gradient" in report.findings[0], report.summary()  # ... the gradient is not
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.kind == "batch"], ids=repr)
+def test_batch_bug_is_caught_though_each_sample_is_exact(mutant: Mutant) -> None:
+    report = check_loss(mutant.loss, mutant.to_score, mutant.schedule())
+    assert not report.ok
+    assert report.residual <= RESIDUAL_RTOL[torch.float64]
+    assert "depends on other samples in the batch" in report.summary()
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.kind == "control_variate"],
+                         ids=repr)
+def test_control_variate_is_named_with_the_mode_that_decides_it(mutant: Mutant) -> None:
+    report = check_loss(mutant.loss, mutant.to_score, mutant.schedule())
+    assert not report.ok
+    assert "correct only in expectation" in report.summary()
+    assert "statistical='time'" in report.summary()
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.kind == "garbage"], ids=repr)
+def test_statistical_mode_refuses_garbage(mutant: Mutant) -> None:
+    with pytest.raises(numeric.InvalidArgument, match=f"`{mutant.raises}`"):
+        check_loss(mutant.loss, mutant.to_score, None, **mutant.check_kwargs())
 
 
 @pytest.mark.parametrize("loss", [sliced_sm_loss, implicit_sm_loss], ids=lambda f: f.__name__)

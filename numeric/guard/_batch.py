@@ -1,7 +1,7 @@
 """Batch checks: a sample's loss must not depend on the other samples of its batch.
 
 Per-sample evaluation (a batch of one) cannot see a broadcast that mixes samples
-(shared/DESIGN.md §3b, "Batches"). So, on a mixed-t batch of the coupled set:
+(docs/design.md §3b, "Batches"). So, on a mixed-t batch of the coupled set:
 
 * a scalar loss is also evaluated on the whole batch, and its value must equal the mean (or the
   sum) of its per-sample values — which of the two is reported;

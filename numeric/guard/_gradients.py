@@ -1,6 +1,6 @@
 """The gradient check: ∇_θ L̄(x_t) = λ(t)·∇_θ S(x_t), per time, exactly.
 
-Under posterior coupling L̄_j(x_t) = λ(t)·S_j(x_t) + c(x_t) holds for every θ (shared/DESIGN.md
+Under posterior coupling L̄_j(x_t) = λ(t)·S_j(x_t) + c(x_t) holds for every θ (docs/design.md
 §3, §3b "Gradients"), so it holds for its θ-derivative: ∇_θ L̄(x_t) = λ(t)·∇_θ S(x_t), with the λ(t)
 fitted from the values. A detach or stop-gradient on part of the prediction, or a gradient
 through the target, leaves the values exact and breaks this. One vector-Jacobian product per model
@@ -27,7 +27,7 @@ from ._batch import CoupledSubset
 __all__ = ["GRADIENT_XT_PER_TIME", "GradientResult", "check_gradients"]
 
 Tensor = torch.Tensor
-#: x_t per time for the gradient check: exactness needs few (DESIGN.md §3b: 8–16).
+#: x_t per time for the gradient check: exactness needs few (docs/design.md §3b: 8–16).
 GRADIENT_XT_PER_TIME = 8
 
 

@@ -18,7 +18,7 @@ The rates α̇, σ̇ come from the schedule by autograd (:func:`path_rates`).
 
 When no scalar λ(t) fits, :func:`fit_metric` fits a diagonal metric Λ(t): a per-sample loss
 (s − h)ᵀΛ(t)(s − h) with Λ(t) ≻ 0 independent of x0 averages to Σ_d Λ_d(t)·(s − ∇log p_t)_d² + c,
-a weighted SM (shared/DESIGN.md §3b, "Metric weightings").
+a weighted SM (docs/design.md §3b, "Metric weightings").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 ``weighting`` mutants are valid score-matching losses with the wrong λ(t), caught when the
 expected weighting is given (the report then shows the weighting actually measured);
 ``statistical`` mutants draw their own randomness and are caught by the paired CRN test.
-Values-exact mutants (shared/DESIGN.md §3b): ``gradient`` ones have exact values and a wrong
+Values-exact mutants (docs/design.md §3b): ``gradient`` ones have exact values and a wrong
 gradient (a detach), ``batch`` ones are exact per sample and mix samples in a batch,
 ``control_variate`` ones are correct only in expectation; ``garbage`` ones hand the statistical
 mode garbage (a to_score that ignores the model, NaN scores) and must be refused with an error

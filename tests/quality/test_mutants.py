@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import numeric
 from mutants import MUTANTS, Mutant, random_correct_case
 
+import numeric
 from numeric import check_loss
 from numeric.guard._guard import RESIDUAL_RTOL
 from numeric.guard._reference_losses import implicit_sm_loss, sliced_sm_loss

@@ -78,6 +78,34 @@ def models(n: int, dim: int, dtype: torch.dtype = torch.float64) -> list[TimeMLP
     return out
 
 
+#: The smallest ``UNetModelWrapper`` that runs (GroupNorm32 needs num_channels % 32 == 0; an
+#: empty attention_resolutions crashes in int('')), on 1×4×4 images.
+SMALLEST_UNET = {"dim": (1, 4, 4), "num_channels": 32, "num_res_blocks": 1, "channel_mult": [1],
+                 "attention_resolutions": "16", "num_heads": 1}
+
+
+def unets(n: int) -> list[Any]:
+    """``n`` of torchcfm's ``UNetModelWrapper`` (called ``model(t, x_t)``), float32 only: its
+    timestep embedding is cast to float32 inside. Its output convolution is zero at
+    initialisation (``zero_module``), so every fresh UNet predicts 0; as stand-ins for trained
+    networks, each zero-initialised parameter is redrawn, N(0, 0.1²), from an explicit generator.
+    """
+    from torchcfm.models.unet.unet import UNetModelWrapper
+
+    out = []
+    for j in range(n):
+        g = torch.Generator().manual_seed(400 + j)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(400 + j)
+            net = UNetModelWrapper(**SMALLEST_UNET)
+        with torch.no_grad():
+            for p in net.parameters():
+                if not bool(p.any()):
+                    p.copy_(0.1 * torch.randn(p.shape, generator=g))
+        out.append(net)
+    return out
+
+
 def training_step(fm: Any) -> Callable[[Any, Tensor], Tensor]:
     """step(model, x1): the README's training step for the matcher ``fm`` (module docstring)."""
 

@@ -47,6 +47,25 @@ def test_conditional_flow_matcher_sigma_zero_is_flow_matching(
         report.summary())
 
 
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_on_the_library_unet_images(torchcfm: types.ModuleType, record_property: Record,
+                                    sigma: float) -> None:
+    # The cifar10 example's shape: images, and torchcfm's own UNetModelWrapper called as
+    # model(t, x_t) (float32: the UNet casts its time embedding to float32).
+    shape = adapt.SMALLEST_UNET["dim"]
+    expected = "flow_matching" if sigma == 0 else adapt.icfm_weighting(sigma)
+    report = check_step(record_property,
+                        f"torchcfm ConditionalFlowMatcher(sigma={sigma}) UNetModelWrapper float32",
+                        adapt.training_step(adapt.matcher("icfm", sigma)),
+                        adapt.to_score("icfm", sigma), models=adapt.unets(4), image_shape=shape,
+                        n_samples=8, dtype=torch.float32, expected_weighting=expected)
+    assert report.ok, report.summary()
+    if sigma == 0:
+        assert report.matched == "flow_matching", report.summary()
+        assert report.scale is not None and math.isclose(
+            report.scale, 1 / math.prod(shape), rel_tol=1e-3), report.summary()
+
+
 @pytest.mark.parametrize("sigma", [0.1, 0.5])
 def test_conditional_flow_matcher_with_a_second_noise(
         torchcfm: types.ModuleType, record_property: Record, sigma: float) -> None:

@@ -86,7 +86,11 @@ def noisy_loss(method: str) -> Callable[..., Tensor]:
     """loss(model, x0, t, noise) = ``Trainer.<method>(x0, noise, sigma=σ(t))`` for dsm/deen."""
 
     def loss(model: Any, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
-        return getattr(trainer(model), method)(x0.detach().clone(), noise, sigma=_sigma(t, x0))
+        # The library's score is −∇E by torch.autograd.grad, so the loss needs autograd even
+        # where its caller evaluates it under torch.no_grad (the guard's batch check does).
+        with torch.enable_grad():
+            return getattr(trainer(model), method)(x0.detach().clone(), noise,
+                                                   sigma=_sigma(t, x0))
 
     loss.__name__ = f"Trainer.{method}"
     return loss

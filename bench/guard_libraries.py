@@ -51,7 +51,7 @@ def ddpm_cases(everything: bool) -> list[Case]:
     if everything:
         combos = [(o, m, a, d) for o in adapt.OBJECTIVES for m in (False, True)
                   for a in (False, True) for d in (torch.float64, torch.float32)]
-    cases = []
+    cases: list[Case] = []
     for objective, min_snr, auto, dtype in combos:
         def run(objective: str = objective, min_snr: bool = min_snr, auto: bool = auto,
                 dtype: torch.dtype = dtype) -> numeric.LossReport:

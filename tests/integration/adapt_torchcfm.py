@@ -80,8 +80,10 @@ def models(n: int, dim: int, dtype: torch.dtype = torch.float64) -> list[TimeMLP
 
 #: The smallest ``UNetModelWrapper`` that runs (GroupNorm32 needs num_channels % 32 == 0; an
 #: empty attention_resolutions crashes in int('')), on 1×4×4 images.
-SMALLEST_UNET = {"dim": (1, 4, 4), "num_channels": 32, "num_res_blocks": 1, "channel_mult": [1],
-                 "attention_resolutions": "16", "num_heads": 1}
+IMAGE_SHAPE = (1, 4, 4)
+SMALLEST_UNET: dict[str, Any] = {"dim": IMAGE_SHAPE, "num_channels": 32, "num_res_blocks": 1,
+                                 "channel_mult": [1], "attention_resolutions": "16",
+                                 "num_heads": 1}
 
 
 def unets(n: int) -> list[Any]:

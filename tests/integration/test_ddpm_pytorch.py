@@ -30,7 +30,8 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def _run(record: Record, objective: str, min_snr: bool, auto_normalize: bool,
-         dtype_name: str, *, score_objective: str | None = None, label: str | None = None):
+         dtype_name: str, *, score_objective: str | None = None,
+         label: str | None = None) -> numeric.LossReport:
     dtype = DTYPES[dtype_name]
     diff = adapt.diffusion(objective, min_snr=min_snr, auto_normalize=auto_normalize)
     scorer = diff if score_objective is None else adapt.diffusion(score_objective)

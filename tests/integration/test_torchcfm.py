@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any
 
 import adapt_torchcfm as adapt
 import pytest
@@ -28,7 +29,8 @@ DIM = 3
 N = 16
 
 
-def _check(record: Record, label: str, kind: str, sigma: float, **kwargs: object):
+def _check(record: Record, label: str, kind: str, sigma: float,
+           **kwargs: Any) -> numeric.LossReport:
     fm = adapt.matcher(kind, sigma)
     dtype = kwargs.pop("dtype", torch.float64)
     to_score = kwargs.pop("to_score", adapt.to_score(kind, sigma))
@@ -52,7 +54,7 @@ def test_on_the_library_unet_images(torchcfm: types.ModuleType, record_property:
                                     sigma: float) -> None:
     # The cifar10 example's shape: images, and torchcfm's own UNetModelWrapper called as
     # model(t, x_t) (float32: the UNet casts its time embedding to float32).
-    shape = adapt.SMALLEST_UNET["dim"]
+    shape = adapt.IMAGE_SHAPE
     expected = "flow_matching" if sigma == 0 else adapt.icfm_weighting(sigma)
     report = check_step(record_property,
                         f"torchcfm ConditionalFlowMatcher(sigma={sigma}) UNetModelWrapper float32",

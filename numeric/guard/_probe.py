@@ -80,6 +80,11 @@ def resolve_schedule(schedule: Any, *, times: Tensor | None, sample_shape: tuple
         return torch.linspace(0.0, 1.0, n + 2, dtype=torch.float64)[1:-1]
 
     probe = AddNoiseProbe(schedule, sample_shape, dtype, device)
+    # Probe now, so that a failure inside add_noise is reported against it, not against the
+    # times it is later evaluated at.
+    first = times if times is not None else grid(2)
+    probe.alpha(first)
+    probe.sigma(first)
     low = torch.zeros(1, dtype=torch.int64) if discrete else None
     return Kernel(getattr(schedule, "__qualname__", type(schedule).__name__), probe.alpha,
                   probe.sigma, None, discrete, grid, add_noise=schedule, low_t=low)
@@ -96,9 +101,17 @@ class AddNoiseProbe:
         try:
             out = self.fn(x0, noise, t)
         except Exception as exc:
-            raise invalid("schedule", f"add_noise(x0, noise, t) raised {type(exc).__name__}: "
-                          f"{exc}", "pass add_noise(x0[B,...], noise[B,...], t[B]) -> x_t, or a "
-                          "numeric.Schedule") from exc
+            at = f"at t = {t.tolist()[:4]} ({t.dtype})"
+            if t.is_floating_point() and _needs_integers(exc):
+                raise invalid("schedule", f"add_noise(x0, noise, t) failed on float times {at}: "
+                              f"{type(exc).__name__}: {exc}; it looks like a discrete schedule "
+                              "indexed by integer timesteps", "pass integer timesteps (e.g. "
+                              "times=[10, 500, 900]) or numeric.Schedule.from_alphas_cumprod("
+                              "alphas_cumprod) as the schedule") from exc
+            raise invalid("schedule", f"add_noise(x0, noise, t) raised {type(exc).__name__} "
+                          f"{at}: {exc}", "fix add_noise, or pass add_noise(x0[B,...], "
+                          "noise[B,...], t[B]) -> x_t working on a batch with one t per sample, "
+                          "or a numeric.Schedule") from exc
         if not isinstance(out, Tensor) or out.shape != x0.shape:
             got = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise invalid("schedule", f"add_noise returned {got}, expected {list(x0.shape)}",
@@ -140,6 +153,13 @@ class AddNoiseProbe:
                             f"differs from α x0 + σ ε by {err:.2g} relative (probed α="
                             f"{float(a.flatten()[i]):.4g}, σ={float(s.flatten()[i]):.4g})")
         return findings
+
+
+def _needs_integers(exc: Exception) -> bool:
+    """An error of indexing a table with float times (torch's and NumPy's wording)."""
+    text = str(exc).lower()
+    return isinstance(exc, (IndexError, TypeError, RuntimeError)) and any(
+        w in text for w in ("must be long", "indices", "integer", "index"))
 
 
 def _fmt_t(t: Tensor) -> str:

@@ -117,7 +117,10 @@ class _ExactPlusDirection(torch.nn.Module):
         return u_star + self.theta * step
 
     def _score_of(self, output: Tensor, xt: Tensor, t: Any) -> Tensor:
-        out = self.to_score(lambda _x, _t: output, xt, t)
+        try:
+            out = self.to_score(lambda _x, _t: output, xt, t)
+        except Exception as exc:  # to_score's own failure, not the loss's
+            raise _ToScoreFailed(exc) from exc
         if not isinstance(out, Tensor) or out.shape != xt.shape:
             raise invalid("to_score", "returned the wrong shape",
                           "return the score estimate shaped like x_t", ShapeError)
@@ -125,6 +128,10 @@ class _ExactPlusDirection(torch.nn.Module):
             raise invalid("to_score", "returned NaN or inf for a finite model output",
                           "return a finite score estimate for every t the loss draws")
         return out.detach()
+
+
+class _ToScoreFailed(BaseException):  # carried through the loss, then reported
+    """to_score raised inside the loss's model call: reported against ``to_score``."""
 
 
 def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
@@ -147,7 +154,14 @@ def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
         rseed = int(torch.randint(0, 2**62, (1,), generator=g))
         for j, phi in enumerate(directions):
             probes = [_ExactPlusDirection(mix, kernel, to_score, phi, theta) for theta in THETAS]
-            low, mid, high = (crn_loss(loss, p, x0, rseed, device, hint=_HINT) for p in probes)
+            try:
+                low, mid, high = (crn_loss(loss, p, x0, rseed, device, hint=_HINT)
+                                  for p in probes)
+            except _ToScoreFailed as failed:
+                exc = failed.args[0]
+                raise invalid("to_score", f"raised {type(exc).__name__}: {exc} (inside the "
+                              "loss's model call)", "make to_score(model, x_t, t) work on the "
+                              "x_t and t the loss passes its model") from exc
             varying = varying or any(p.varying_t for p in probes)
             for p in probes:
                 seen |= p.seen_t

@@ -18,6 +18,9 @@ second noise ε (``torch.randn_like``, drawn even when σ = 0). The guard interc
 - ``VariancePreservingConditionalFlowMatcher`` (Albergo & Vanden-Eijnden 2023): α = sin(πt/2),
   σ = cos(πt/2), u = (π/2)(σ x1 − α x0), so v̂ = (π/2)(σ x_t + σ ŝ)/α and
   λ = (π/2)²·σ²/α² ("flow_matching" times π²/4).
+- ``TargetConditionalFlowMatcher(σ_min)`` (Lipman et al. 2023): x_t = t x1 + σ_t ε with
+  σ_t = 1 − (1 − σ_min) t (the user's x0 is unused), u = (x1 − (1 − σ_min) x_t)/σ_t, so
+  v̂ = x_t/t + (σ_t/t) ŝ and λ = σ_t²/t² ("flow_matching").
 - ``ExactOptimalTransportConditionalFlowMatcher``: re-pairs (x0, x1) across the batch by an exact
   OT plan, sampled with replacement by ``numpy.random.choice``. The pairs are no longer
   independent, so no per-sample Gaussian kernel exists: the guard must say so.
@@ -39,18 +42,21 @@ from typing import Any
 import torch
 
 Tensor = torch.Tensor
-MATCHERS = ("icfm", "vp", "exact_ot")
+MATCHERS = ("icfm", "vp", "target", "exact_ot")
 
 
 def matcher(kind: str, sigma: float = 0.0) -> Any:
-    """A torchcfm matcher: ``"icfm"`` (ConditionalFlowMatcher), ``"vp"`` or ``"exact_ot"``."""
+    """A torchcfm matcher: ``"icfm"`` (ConditionalFlowMatcher), ``"vp"``, ``"target"`` or
+    ``"exact_ot"``."""
     from torchcfm.conditional_flow_matching import (
         ConditionalFlowMatcher,
         ExactOptimalTransportConditionalFlowMatcher,
+        TargetConditionalFlowMatcher,
         VariancePreservingConditionalFlowMatcher,
     )
 
     cls = {"icfm": ConditionalFlowMatcher, "vp": VariancePreservingConditionalFlowMatcher,
+           "target": TargetConditionalFlowMatcher,
            "exact_ot": ExactOptimalTransportConditionalFlowMatcher}[kind]
     return cls(sigma=sigma)
 
@@ -139,7 +145,11 @@ def to_score(kind: str, sigma: float = 0.0) -> Callable[[Any, Tensor, Tensor], T
         alpha, sig = torch.sin(math.pi / 2 * tc), torch.cos(math.pi / 2 * tc)
         return 2 * alpha / (math.pi * sig) * model(t, xt) - xt
 
-    return {"icfm": icfm, "exact_ot": icfm, "vp": vp}[kind]
+    def target(model: Any, xt: Tensor, t: Tensor) -> Tensor:
+        tc = _col(t, xt)
+        return (tc * model(t, xt) - xt) / (1 - (1 - sigma) * tc)
+
+    return {"icfm": icfm, "exact_ot": icfm, "vp": vp, "target": target}[kind]
 
 
 def icfm_weighting(sigma: float) -> Callable[[Tensor], Tensor]:

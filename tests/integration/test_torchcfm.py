@@ -6,8 +6,8 @@ Score-space weightings per coordinate (``torch.mean`` over B·D, so /D; Tong et 
 Kingma & Gao 2023 for flow matching): ConditionalFlowMatcher(σ = 0) λ = (1 − t)²/t² = σ_t²/α_t²
 ("flow_matching"); ConditionalFlowMatcher(σ > 0) λ = ((1 − t + σ²)/t)² (two noises: the
 combined noise has variance (1 − t)² + σ²); VariancePreservingConditionalFlowMatcher
-λ = (π/2)²σ_t²/α_t². The exact-OT matcher re-pairs the batch, so it is not a per-sample loss.
-Derivations in adapt_torchcfm.
+λ = (π/2)²σ_t²/α_t²; TargetConditionalFlowMatcher λ = σ_t²/t². The exact-OT matcher re-pairs
+the batch, so it is not a per-sample loss. Derivations in adapt_torchcfm.
 """
 
 from __future__ import annotations
@@ -83,6 +83,17 @@ def test_variance_preserving_matcher_is_flow_matching_times_pi2_over_4(
     assert report.ok and report.matched == "flow_matching", report.summary()
     assert report.scale is not None and math.isclose(
         report.scale, math.pi**2 / 4 / DIM, rel_tol=1e-4), report.summary()
+
+
+def test_target_matcher_is_flow_matching(torchcfm: types.ModuleType,
+                                         record_property: Record) -> None:
+    # Lipman et al. (2023): the user's source noise is drawn but unused; the matcher's ε is the
+    # only noise with a non-zero coefficient, and λ = σ_t²/t² is the flow-matching shape.
+    report = _check(record_property, "torchcfm TargetConditionalFlowMatcher(sigma=0.01)",
+                    "target", 0.01, expected_weighting="flow_matching")
+    assert report.ok and report.matched == "flow_matching", report.summary()
+    assert report.scale is not None and math.isclose(report.scale, 1 / DIM, rel_tol=1e-4), (
+        report.summary())
 
 
 def test_exact_ot_matcher_is_reported_as_not_per_sample(torchcfm: types.ModuleType,

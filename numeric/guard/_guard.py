@@ -21,7 +21,9 @@ from typing import Any
 import torch
 
 from .._errors import invalid
-from .._validate import positive_int, resolve_device, resolve_dtype
+from .._tolerances import RESIDUAL_RTOL as _RESIDUAL_RTOL
+from .._tolerances import data_scale, residual_thresholds
+from .._validate import check_seed, positive_int, resolve_device, resolve_dtype
 from ._batch import check_batch, coupled_subset
 from ._diagnose import diagnose, exact_mode_signature, time_mode_hint
 from ._expected import _check_expected, _expected_text, _ft, expected_scale_value
@@ -29,6 +31,9 @@ from ._gradients import GRADIENT_XT_PER_TIME, check_gradients
 from ._inputs import (
     DEFAULT_MODELS,
     DEFAULT_TIMES,
+    LOSS_ARGS,
+    SCORE_ARGS,
+    InPlaceWatch,
     _as_times,
     _callable,
     _data,
@@ -37,6 +42,10 @@ from ._inputs import (
     _models,
     _times_tensor,
     _weighting_request,
+    check_arguments,
+    check_models_run,
+    watch_schedule,
+    with_findings,
 )
 from ._probe import AddNoiseProbe, low_precision_findings, resolve_schedule
 from ._problem import Tensor, _fit, _Problem, _scores
@@ -51,7 +60,7 @@ __all__ = ['assert_score_matching_loss', 'check_loss']
 #: Relative residual above which a loss fails. A correct loss measures ≤ 1e-12 in float64
 #: (bench/guard.py, bench/guard_soak.py) and planted bugs ≥ 1e-3 (tests/quality): the threshold
 #: sits between them with margin on both sides. Lower precision loses digits in L̄_j − L̄_0.
-RESIDUAL_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-7, torch.float32: 1e-3}
+RESIDUAL_RTOL: dict[torch.dtype, float] = _RESIDUAL_RTOL  # raised per time by conditioning
 
 
 #: Shape agreement needed to name a weighting (the fitted λ(t) is as accurate as the residual).
@@ -96,7 +105,10 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                       "statistical=True")
     dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
-    seed = positive_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
+    rtol, weighting_params, low_precision = check_arguments(
+        rtol=rtol, weighting_params=weighting_params, low_precision=low_precision,
+        statistical=statistical)
     n_samples = positive_int("n_samples", n_samples, minimum=2)
     shape = _image_shape(image_shape, dim)
     flat_dim = math.prod(shape)
@@ -104,6 +116,10 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     model_list = _models(models, n_models, flat_dim, seed, dtype, dev, image_shape,
                          contracting=bool(statistical))
     target = str(name or getattr(loss, "__qualname__", type(loss).__name__))
+    # Every call gets fresh copies of its tensors; in-place changes become findings.
+    loss, to_score = InPlaceWatch("loss", loss, LOSS_ARGS), InPlaceWatch("to_score", to_score,
+                                                                       SCORE_ARGS)
+    schedule = watch_schedule(schedule)
     if statistical not in (False, True, "data", "time"):
         raise invalid("statistical", f"got {statistical!r}", "pass False (exact coupled check), "
                       "True or 'data' (loss(model, x0) on the data, e.g. implicit or sliced SM), "
@@ -115,9 +131,9 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                                    device=dev, seed=seed, n_samples=n_samples,
                                    n_models=positive_int("n_models", n_models), target=target)
     if statistical:
-        return check_statistical(loss, to_score, mix, model_list, shape=shape, dtype=dtype,
-                                 device=dev, seed=seed, n_samples=n_samples, target=target,
-                                 low_precision=low_precision)
+        return with_findings(check_statistical(
+            loss, to_score, mix, model_list, shape=shape, dtype=dtype, device=dev, seed=seed,
+            n_samples=n_samples, target=target, low_precision=low_precision), loss, to_score)
     expected_name, expected_fn = _weighting_request(expected_weighting)
     scale_asked = expected_scale_value(expected_scale)
     user_times = None if times is None else _as_times(times)
@@ -132,13 +148,16 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         findings += probe.affine_findings(t, torch.Generator().manual_seed(seed + 1))
         warnings += low_precision_findings(kernel, t, tuple(low_precision))
     problem = _Problem(mix, t, alpha, sigma, n_samples, seed, shape, dtype, dev)
-    thr = rtol if rtol is not None else RESIDUAL_RTOL.get(dtype, 0.05)
+    thr_t = residual_thresholds(dtype, alpha, sigma, scale=data_scale(
+        mix.weights, mix.means, mix.covs), rtol=rtol)  # per time: follows the conditioning
+    thr = float(thr_t.max())
     ls: list[Tensor] = []
     ss: list[Tensor] = []
     est: list[Tensor] = []
     how = ""
     xt, t_xt = problem.score_inputs()
     bs = positive_int("batch_size", batch_size)
+    check_models_run(to_score, model_list, xt, t_xt, user_models=models is not None)
     for model in model_list:
         avg, how = problem.loss_average(loss, model, batch_size=bs)
         ls.append(avg)
@@ -156,8 +175,10 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     t_list = [float(v) for v in t.tolist()]
     residual = float(res.max())
     worst = t_list[int(res.argmax())]
-    metric = fit_metric(ls, est, problem.score, shape) if residual > thr else None
-    if metric is not None and float(metric.residual.max()) <= thr:
+    over = bool((res > thr_t).any())
+    metric = fit_metric(ls, est, problem.score, shape) if over else None
+    if metric is not None and bool((metric.residual <= thr_t).all()):
+        over = False
         residual, lam = float(metric.residual.max()), (metric.per_dim().mean(1))
         worst = t_list[int(metric.residual.argmax())]
         if bool((metric.diag <= 0).any()):
@@ -166,8 +187,9 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
                             f"{float(metric.diag.min()):.3g}")
     else:
         metric = None
-    if residual > thr:
-        i = int(res.argmax())
+    if over:
+        i = int((res / thr_t).argmax())
+        worst, residual = t_list[i], float(res[i])
         findings.append(f"at t={_ft(worst)} the loss is not affine in SM: residual "
                         f"{residual:.2g} (α={float(alpha[i]):.4g}, σ={float(sigma[i]):.4g})")
         findings += diagnose(lambda m, mixed: problem.loss_average(loss, m, mixed=mixed,
@@ -178,6 +200,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         i = int(lam.argmin())
         findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "
                         "the loss does not decrease as the model approaches the true score")
+    findings += loss.findings() + to_score.findings()
     gradient_residual: float | None = None
     batch_text: str | None = None
     notes: list[str] = []

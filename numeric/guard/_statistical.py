@@ -20,6 +20,7 @@ draws t itself, and the report points to ``statistical='time'``.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ import torch
 
 from .._errors import ShapeError, invalid
 from .._mixture import GaussianMixture
+from .._validate import call_user
 from ._report import LossReport
 
 __all__ = ["LAMBDA_RANGE", "REPLICATES", "Z_THRESHOLD", "TimeRecorder", "check_statistical",
@@ -34,6 +36,7 @@ __all__ = ["LAMBDA_RANGE", "REPLICATES", "Z_THRESHOLD", "TimeRecorder", "check_s
 
 Tensor = torch.Tensor
 Z_THRESHOLD = 5.3
+_GLOBAL_RNG = threading.RLock()
 REPLICATES = 64
 #: A plausible score-space weighting on the data: implicit and sliced SM give ½ (Hyvärinen 2005),
 #: a mean over up to 10⁵ dimensions 1/(2·10⁵); outside this range the fit is garbage.
@@ -92,7 +95,10 @@ def crn_loss(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int,
     """The mean of ``loss(model, x0)`` with the global RNG seeded by ``seed`` (common random
     numbers: every model sees the same draws); ``hint`` says how the loss is called."""
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    # The loss draws from torch's global RNG, so seeding it is shared state: one evaluation at a
+    # time (threads calling check_loss at once would interleave their seeds), and fork_rng puts
+    # the caller's RNG state back afterwards.
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         try:
             out = loss(model, x0)
@@ -162,7 +168,8 @@ def _replicates(loss: Callable[..., Any], to_score: Callable[..., Any], mix: Gau
         rseed = int(torch.randint(0, 2**62, (1,), generator=g))
         for j, model in enumerate(models):
             d[j, r] = crn_loss(loss, model, xin, rseed, device)
-            est = to_score(model, xin, t0)
+            est = call_user("to_score", to_score, model, xin, t0,
+                            fix="make to_score(model, x, t) return the score estimate for a batch")
             if not isinstance(est, Tensor) or est.shape != xin.shape:
                 raise invalid("to_score", "returned the wrong shape",
                               "return the score estimate shaped like x", ShapeError)

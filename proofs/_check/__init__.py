@@ -57,6 +57,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import sympy as sp
+
 from .._errors import InvalidStep, SmeqError, invalid
 from .._step import HYPOTHESES, Step, Verdict
 from ._assumptions import _apply_assumptions
@@ -82,10 +84,10 @@ def check(step: Step, *, budget_seconds: float = BUDGET_SECONDS) -> Verdict:
     assumptions that contradict each other.
     """
     start = time.perf_counter()
-    _validate(step)
-    _validate_hypotheses(step)
     try:
         with budget(budget_seconds):
+            _validate(step)
+            _validate_hypotheses(step)
             verdict = _decide(step)
     except OutOfBudget as exc:
         verdict = Verdict(ok=False, method="evidence:budget", status="undecided",
@@ -120,7 +122,14 @@ def _decide(step: Step) -> Verdict:
     except Refused as exc:
         _apply_assumptions(step)   # contradictory assumptions are still an error
         return _undecided(str(exc))
+    except Exception as exc:  # a SymPy failure while differentiating: nothing is proved
+        _apply_assumptions(step)
+        return _undecided(f"differentiating failed ({type(exc).__name__}: {_short(exc)})")
     lhs, rhs, witness, context = _apply_assumptions(evaluated)
+    for side in (lhs, rhs, witness):
+        if isinstance(side, (sp.Basic, sp.MatrixBase)) and side.has(sp.nan, sp.zoo):
+            return _undecided("a side is undefined (nan or zoo) once its derivatives are "
+                              "evaluated, e.g. a derivative at a singular point")
     try:
         if step.relation == "==":
             verdict = _check_equality(lhs, rhs, context)

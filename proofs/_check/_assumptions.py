@@ -40,6 +40,7 @@ class _Context:
         self.hypotheses: tuple[str, ...] = ()
         self.used: set[str] = set()                             # hypotheses used
         self.renames: dict[sp.Symbol, sp.Symbol] = {}          # symbols with assumed facts
+        self.unequal: list[Boolean] = []                        # Ne conditions
 
 
 def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
@@ -63,6 +64,7 @@ def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
                 context.rewrites.append((left, right))
             continue
         if isinstance(assumption, sp.Ne):
+            context.unequal.append(assumption)
             expr = assumption.lhs - assumption.rhs
             if isinstance(expr, sp.Symbol):
                 facts.setdefault(expr, {})["nonzero"] = True
@@ -159,7 +161,14 @@ def _contradiction(step: Step, first: Any, second: Any, why: Any) -> None:
 
 def _reject_false_equalities(step: Step, context: _Context,
                              renames: dict[sp.Symbol, sp.Symbol]) -> None:
-    """An equality ``Eq(x, v)`` must agree with ``x``'s own facts and the other conditions."""
+    """Equalities must agree with the symbols' facts, the other conditions and each other:
+    substitute every equality into every condition (``Eq(x, 1)`` with ``x > 2`` gives ``1 > 2``;
+    ``Eq(x, y)`` with ``x > 0``, ``y < 0`` gives ``y > 0``, ``y < 0``: an empty region)."""
+    mapping: dict[sp.Basic, sp.Basic] = dict(context.equalities)
+    mapping.update(dict(context.rewrites))
+    if not mapping:
+        return
+    derived: list[Any] = []
     for symbol, value in context.equalities.items():
         known = renames.get(symbol, symbol)
         for fact in ("positive", "nonnegative", "negative", "nonpositive", "real", "integer",
@@ -168,9 +177,36 @@ def _reject_false_equalities(step: Step, context: _Context,
                 raise invalid("assumptions", f"step {step.name!r} assumes {symbol} = {value}, "
                               f"but {symbol} is {fact}", "fix or drop the contradicting "
                               "condition", InvalidStep)
-        for condition in context.conditions:
-            try:
-                substituted = condition.xreplace({symbol: value})
-            except Exception:  # a condition SymPy cannot rebuild: nothing to detect
-                continue
-            _contradiction(step, sp.Eq(symbol, value), condition, substituted)
+        for fact, relation in (("positive", sp.StrictGreaterThan), ("negative",
+                                                                     sp.StrictLessThan),
+                               ("nonnegative", sp.GreaterThan), ("nonpositive", sp.LessThan)):
+            if getattr(known, f"is_{fact}"):
+                derived.append((f"{symbol} {fact}", relation(value, 0)))
+    for condition in [*context.conditions, *context.unequal]:
+        try:
+            derived.append((condition, condition.xreplace(mapping)))
+        except Exception:  # a condition SymPy cannot rebuild: nothing to detect
+            continue
+    equalities = ", ".join(f"Eq({k}, {v})" for k, v in mapping.items())
+    for original, condition in derived:
+        _contradiction(step, equalities, original, condition)
+    probe = _Context()
+    probe.conditions = [c for _, c in derived if isinstance(c, tuple(_SIGN_OF))]
+    _reject_empty_region(step, probe, {})
+    _reject_signed_integrals(step, context)
+
+
+def _reject_signed_integrals(step: Step, context: _Context) -> None:
+    """``Eq(Integral(g, (x, -oo, oo)), v)`` with ``g < 0`` (``g > 0``) assumed and ``v >= 0``
+    (``v <= 0``): the integral of a function of one sign over the line has that sign."""
+    for node, value in context.rewrites:
+        if not isinstance(node, sp.Integral) or any(
+                len(lim) != 3 or lim[1] != -sp.oo or lim[2] != sp.oo for lim in node.limits):
+            continue
+        body = node.function
+        negative = any(sp.expand(k + body) == 0 for k in context.positive)
+        positive = any(sp.expand(k - body) == 0 for k in context.positive)
+        if (negative and value.is_nonnegative) or (positive and value.is_nonpositive):
+            raise invalid("assumptions", f"step {step.name!r} assumes {node} = {value} and an "
+                          f"integrand of the opposite sign", "fix or drop the contradicting "
+                          "condition", InvalidStep)

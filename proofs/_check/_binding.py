@@ -52,8 +52,12 @@ def _subs(node: sp.Basic, mapping: dict[sp.Basic, sp.Basic]) -> sp.Basic:
         if isinstance(node, (sp.Integral, sp.Sum)):
             body = _subs(node.function, inner)
             limits = []
-            for limit in node.limits:   # limits are read outside the binder
-                limits.append((limit[0], *(_subs(e, mapping) for e in limit[1:])))
+            for position, limit in enumerate(node.limits):
+                # a limit is read outside its variable and the inner ones, inside the outer ones
+                outer = {lim[0] for lim in node.limits[position + 1:]}
+                here = {k: v for k, v in mapping.items()
+                        if not (k.free_symbols & outer) and not (v.free_symbols & outer)}
+                limits.append((limit[0], *(_subs(e, here) for e in limit[1:])))
             return node.func(body, *limits)
         if isinstance(node, sp.Subs):
             points = tuple(_subs(p, mapping) for p in node.point)
@@ -86,17 +90,35 @@ def canonical_bound(expr: Any, prefix: str) -> Any:
         height = _height(node)
         renames: dict[sp.Symbol, sp.Symbol] = {}
         for position, limit in enumerate(node.limits):
-            facts: dict[str, bool] = {"integer": True} if isinstance(node, sp.Sum) else {
-                "real": True}
-            if len(limit) == 3:
-                if limit[1].is_nonnegative:
-                    facts["nonnegative"] = True
-                elif limit[2].is_nonpositive:
-                    facts["nonpositive"] = True
-            renames[limit[0]] = sp.Symbol(f"{prefix}b{height}_{position}", **facts)
-        new_limits = [(renames[limit[0]], *(e.xreplace(renames) for e in limit[1:]))
-                      for limit in node.limits]
+            renames[limit[0]] = sp.Symbol(f"{prefix}b{height}_{position}",
+                                          **_range_facts(node, limit))
+        # a limit is read outside its own variable and the inner ones: only the variables of
+        # the limits after it (the outer ones) are bound there
+        new_limits = []
+        for position, limit in enumerate(node.limits):
+            outer = {v: renames[v] for v in (lim[0] for lim in node.limits[position + 1:])}
+            new_limits.append((renames[limit[0]], *(e.xreplace(outer) for e in limit[1:])))
         body = node.function.xreplace(renames)
         return node.func(body, *new_limits)
 
     return expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon)
+
+
+def _range_facts(node: Any, limit: tuple[Any, ...]) -> dict[str, bool]:
+    """What the range of a bound variable tells about it: real when both limits are real,
+    nonnegative (nonpositive) when both are, integer for a sum from an integer; nothing
+    otherwise (a reversed or complex range says nothing more)."""
+    if len(limit) != 3:
+        return {}
+    low, high = limit[1], limit[2]
+    if isinstance(node, sp.Sum):
+        facts: dict[str, bool] = {"integer": True} if low.is_integer else {}
+    elif low.is_extended_real and high.is_extended_real:
+        facts = {"real": True}
+    else:
+        return {}
+    if low.is_extended_nonnegative and high.is_extended_nonnegative:
+        facts["nonnegative"] = True
+    elif low.is_extended_nonpositive and high.is_extended_nonpositive:
+        facts["nonpositive"] = True
+    return facts

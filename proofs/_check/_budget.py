@@ -67,7 +67,8 @@ def budget(seconds: float) -> Iterator[None]:
     if armed:
         try:
             previous = signal.signal(signal.SIGPROF, _on_sigprof)
-            signal.setitimer(signal.ITIMER_PROF, seconds)
+            # a margin for unwinding and the verdict's text after the interrupt
+            signal.setitimer(signal.ITIMER_PROF, max(0.01, 0.95 * seconds))
         except (ValueError, OSError):   # not allowed here: fall back to cooperative checks
             armed = False
     try:

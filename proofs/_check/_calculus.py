@@ -98,5 +98,5 @@ def _exp_beats_power(expr: sp.Expr, var: sp.Symbol) -> bool:
 
 
 def _brief(node: Any) -> str:
-    text = sp.sstr(node)
+    text = sp.sstr(node, order="none")
     return text if len(text) <= 80 else text[:80] + "..."

@@ -30,6 +30,9 @@ def _route_rewrite(diff: sp.Expr, rewrites: tuple[tuple[sp.Expr, sp.Expr], ...])
     after canonicalisation, so that they match the terms expansion produces; bound variables
     are compared up to renaming and never captured."""
     canonical = _expand_limits(_prepare(diff))
+    algebraic = [lhs - rhs for lhs, rhs in rewrites if not lhs.has(sp.Integral, sp.Sum)]
+    if algebraic and _reduces_to_zero(canonical, algebraic):
+        return True
     for pattern, value in rewrites:
         key = _expand_limits(_prepare(pattern))
         prefix = fresh_prefix(canonical, key, value)
@@ -52,6 +55,28 @@ def _route_rewrite(diff: sp.Expr, rewrites: tuple[tuple[sp.Expr, sp.Expr], ...])
         return _route_cleared(canonical)
     except Exception:  # symengine does not know a node: SymPy's rational normal form decides
         return _rational_zero_in_generators(canonical)
+
+
+def _reduces_to_zero(diff: sp.Expr, constraints: list[sp.Expr]) -> bool:
+    """The numerator of ``diff`` reduces to 0 modulo the polynomial constraints ``g = 0``
+    (division by each ``g`` in a variable where its leading coefficient is a nonzero number,
+    so that ``numerator = q·g + 0`` and ``g = 0`` give ``numerator = 0``)."""
+    numerator, _ = sp.fraction(sp.together(diff))
+    numerator = sp.expand(numerator)
+    for g in constraints:
+        g = sp.expand(g)
+        for var in sorted(g.free_symbols, key=sp.default_sort_key):
+            try:
+                poly = sp.Poly(g, var)
+            except sp.PolynomialError:
+                continue
+            if poly.degree() >= 1 and poly.LC().is_number and poly.LC() != 0:
+                try:
+                    numerator = sp.expand(sp.rem(numerator, g, var))
+                except Exception:  # not a polynomial in var: this constraint cannot reduce it
+                    break
+                break
+    return bool(numerator == 0)
 
 
 def _equal_by(lhs: sp.Expr, rhs: sp.Expr, deadline: float | None = None,

@@ -248,6 +248,9 @@ def _probes(exprs: list[sp.Expr], context: _Context) -> tuple[list[tuple[dict, l
             point = _sample_point(list(symbols), rng)
             if any(c.xreplace(point) is sp.false for c in context.conditions):
                 continue
+            if any(lhs.has(sp.Integral, sp.Sum) or (lhs - rhs).xreplace(point) != 0
+                   for lhs, rhs in context.rewrites):
+                continue   # off the assumed equalities (or unknown there): not a sample
             try:
                 values = [_value(fn, point) for fn in functions]
             except _GiveUp as exc:
@@ -266,7 +269,7 @@ def _close(a: Any, b: Any, loose: bool) -> bool:
 
 
 def _short(expr: Any) -> str:
-    text = sp.sstr(expr)
+    text = sp.sstr(expr, order="none")
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "..."
 
 

@@ -26,7 +26,7 @@ import sympy as sp
 from ._binding import canonical_bound
 from ._budget import guard_size
 from ._calculus import _needs_leibniz
-from ._gaussian import gaussian_integral
+from ._gaussian import iterated_gaussian, polynomial_sum
 from ._sanitize import fresh_prefix
 
 _MAX_SUM_EXPANSION = 64
@@ -125,8 +125,14 @@ def _expand_limits(expr: Any) -> Any:
                 inner_bound = {limit[0] for limit in inner[0].limits}
                 if not rest.free_symbols & inner_bound and fixed(inner[0].limits + limits):
                     inside, limits = inner[0].function * rest, inner[0].limits + limits
-            if isinstance(node, sp.Integral) and len(limits) == 1:
-                value = gaussian_integral(inside, limits[0])
+            if isinstance(node, sp.Integral) and all(
+                    len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo for lim in limits):
+                value = iterated_gaussian(inside, limits)
+                if value is not None:
+                    total += outside * value
+                    continue
+            if isinstance(node, sp.Sum) and len(limits) == 1 and inside.has(limits[0][0]):
+                value = polynomial_sum(inside, limits[0])
                 if value is not None:
                     total += outside * value
                     continue
@@ -217,7 +223,14 @@ def _rational_zero_in_generators(expr: sp.Expr) -> bool:
 
 
 def _rational_normal(expr: sp.Expr) -> sp.Expr:
-    return sp.cancel(sp.together(_split_exponentials(_prepare(expr))))
+    """``cancel`` with every integral and sum an opaque generator (SymPy's ordering would
+    otherwise evaluate them numerically, for seconds, just to sort terms)."""
+    expr = _split_exponentials(_prepare(expr))
+    nodes = expr.atoms(sp.Integral, sp.Sum)
+    generators = {node: sp.Dummy(f"g{i}") for i, node in
+                  enumerate(sorted(nodes, key=sp.default_sort_key))}
+    flat = sp.cancel(sp.together(expr.xreplace(generators)))
+    return flat.xreplace({g: node for node, g in generators.items()})
 
 
 def _scalar_entries(value: Any) -> Iterable[Any]:
@@ -233,3 +246,22 @@ def _expands_to_zero(expr: sp.Expr) -> bool:
     except Exception:  # symengine does not know every SymPy node
         pass
     return sp.expand(expr) == 0
+
+
+def _merge_exponentials(expr: sp.Expr) -> sp.Expr:
+    """In each term, all exponential factors as one ``exp`` of the rational normal form of the
+    sum of their arguments (exp(a)·exp(b) = exp(a + b) holds for all complex a, b), so that two
+    terms whose exponents agree as rational functions meet one generator."""
+    out = sp.Integer(0)
+    for term in sp.Add.make_args(expr):
+        exponent, rest = sp.Integer(0), sp.Integer(1)
+        for factor in sp.Mul.make_args(term):
+            if isinstance(factor, sp.exp):
+                exponent += factor.args[0]
+            elif isinstance(factor, sp.Pow) and isinstance(factor.base, sp.exp) \
+                    and factor.exp.is_integer:
+                exponent += factor.base.args[0] * factor.exp
+            else:
+                rest *= factor
+        out += rest * (sp.exp(sp.cancel(exponent)) if exponent != 0 else 1)
+    return out

@@ -42,7 +42,7 @@ def gaussian_integral(integrand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | N
     if quadratic.degree() != 2:
         return None
     minus_a, b, c = (quadratic.coeff_monomial(var**k) for k in (2, 1, 0))
-    a = -minus_a
+    a = sp.factor(sp.cancel(-minus_a))
     if a.is_positive is not True:
         return None
     mean, scale = b / (2 * a), 1 / sp.sqrt(2 * a)
@@ -51,4 +51,39 @@ def gaussian_integral(integrand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | N
         moment += coeff * sum(sp.binomial(power, k) * mean ** (power - k) * scale**k
                               * (sp.factorial2(k - 1) if k % 2 == 0 else 0)
                               for k in range(power + 1))
-    return sp.exp(c + b**2 / (4 * a)) * sp.sqrt(sp.pi / a) * moment
+    return sp.exp(sp.cancel(c + b**2 / (4 * a))) * sp.sqrt(sp.pi / a) * sp.expand(moment)
+
+
+def iterated_gaussian(integrand: sp.Expr, limits: tuple[Any, ...]) -> sp.Expr | None:
+    """An iterated integral over the real line in each variable, innermost first (the order
+    the integral states, so no exchange of order is involved), each by the rule above."""
+    value = integrand
+    for limit in limits:
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(sp.expand(value, power_base=False, power_exp=False,
+                                               log=False, multinomial=True)):
+            outside, inside = term.as_independent(limit[0], as_Add=False)
+            inner = gaussian_integral(inside, limit)
+            if inner is None:
+                return None
+            total += outside * inner
+        value = total
+    return value
+
+
+def polynomial_sum(summand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | None:
+    """``Σ_{i=a}^{b} P(i)`` for a polynomial ``P`` by Faulhaber's formula
+    ``Σ_{i=a}^{b} i^k = (B_{k+1}(b+1) − B_{k+1}(a))/(k+1)`` with Bernoulli polynomials, which
+    satisfy ``B_n(x+1) − B_n(x) = n x^(n−1)`` (Abramowitz & Stegun 23.1.6); valid for integer
+    ``a`` and ``b >= a − 1`` (and in Karr's convention, SymPy's, for every integer ``b``)."""
+    if len(limit) != 3:
+        return None
+    var, low, high = limit
+    if not (low.is_integer and high.is_integer) or not summand.is_polynomial(var):
+        return None
+    x = sp.Dummy("x")
+    total = sp.Integer(0)
+    for (power,), coeff in sp.Poly(sp.expand(summand), var).terms():
+        bern = sp.bernoulli(power + 1, x)
+        total += coeff * (bern.subs(x, high + 1) - bern.subs(x, low)) / (power + 1)
+    return sp.expand(total)

@@ -7,6 +7,7 @@ import sympy as sp
 from ._forms import (
     _expand_limits,
     _expands_to_zero,
+    _merge_exponentials,
     _prepare,
     _rational_zero_in_generators,
     _split_exponentials,
@@ -35,8 +36,13 @@ def _route_expanded(diff: sp.Expr) -> bool:
         return False
     canonical = _expand_limits(_prepare(diff))
     try:
-        return _route_cleared(canonical)
+        if _route_cleared(canonical):
+            return True
     except Exception:  # symengine does not know a node: SymPy's rational normal form decides
-        return _rational_zero_in_generators(canonical)
+        if _rational_zero_in_generators(canonical):
+            return True
+    if canonical.has(sp.exp):   # exponents that agree only as rational functions
+        return _route_cleared(_merge_exponentials(canonical))
+    return False
 
 

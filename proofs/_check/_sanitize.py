@@ -2,9 +2,10 @@
 
 Runs before assumptions and routes, on the step as written:
 
-* a non-commutative symbol or function, a ``Limit`` that :mod:`._calculus` cannot decide, or a
-  derivative of a non-smooth function (Abs, Max, Min, Piecewise, sign, ...) in its variable makes
-  the step *undecided*, naming the construct: the routes assume commutative smooth algebra;
+* a non-commutative symbol or function, a ``Product`` or ``Order``, or a derivative of a
+  function outside an allowlist of smooth ones (so Abs, Max, Min, Piecewise, sign, atan2, ...)
+  in its variable makes the step *undecided*, naming the construct: the routes assume
+  commutative smooth algebra;
 * distinct symbols that share a name (``Symbol('x', positive=True)`` and ``Symbol('x',
   negative=True)``, a ``Dummy('x')`` and a ``Symbol('x')``) are renamed apart to fresh unique
   names with the same assumptions, so that no later conversion (symengine, ``lambdify``, the
@@ -20,8 +21,12 @@ import sympy as sp
 
 from .._step import Step
 
-_NONSMOOTH = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.sign, sp.Heaviside, sp.floor, sp.ceiling,
-              sp.frac, sp.re, sp.im, sp.arg, sp.conjugate, sp.DiracDelta)
+#: Functions that are smooth wherever they are defined: the only ones a derivative may meet.
+#: Everything else (Abs, Max, Min, Piecewise, sign, floor, atan2, SingularityFunction, re,
+#: conjugate, ...) has kinks, jumps or is not complex-differentiable, and is refused.
+_SMOOTH = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.cot, sp.sinh, sp.cosh, sp.tanh, sp.coth,
+           sp.sech, sp.csch, sp.sec, sp.csc, sp.atan, sp.erf, sp.erfc, sp.gamma, sp.loggamma,
+           sp.polygamma, sp.core.function.AppliedUndef)
 _UNSUPPORTED = (sp.Order, sp.Product)
 
 
@@ -50,7 +55,9 @@ def refusal(step: Step) -> str | None:
                 return f"the construct {type(node).__name__} ({_brief(node)}) is not supported"
             if isinstance(node, sp.Derivative):
                 variables = {v for v, _ in node.variable_count}
-                kinks = [f for f in node.expr.atoms(*_NONSMOOTH) if f.free_symbols & variables]
+                kinks = [f for f in node.expr.atoms(sp.Function, sp.Max, sp.Min)
+                         if not isinstance(f, _SMOOTH) and f.free_symbols & variables]
+                kinks += [p for p in node.expr.atoms(sp.Piecewise) if p.free_symbols & variables]
                 if kinks:
                     return (f"the derivative {_brief(node)} is of the non-smooth "
                             f"{type(kinks[0]).__name__} ({_brief(kinks[0])}), which has no "
@@ -59,7 +66,7 @@ def refusal(step: Step) -> str | None:
 
 
 def _brief(node: Any) -> str:
-    text = sp.sstr(node)
+    text = sp.sstr(node, order="none")
     return text if len(text) <= 80 else text[:80] + "..."
 
 

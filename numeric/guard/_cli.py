@@ -167,6 +167,16 @@ def _check_plot_backend(path: str | None) -> None:
     if not os.path.isdir(directory):
         raise invalid("--plot", f"the directory {directory!r} does not exist",
                       "create it or write the plot elsewhere")
+    if os.path.isdir(path):
+        raise invalid("--plot", f"{path!r} is a directory", "name a file, e.g. weighting.png")
+    from matplotlib.figure import Figure
+
+    formats = sorted(Figure().canvas.get_supported_filetypes())
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext not in formats:  # matplotlib would append .png, or fail after the check has run
+        raise invalid("--plot", f"{path!r} has " + (f"the unsupported extension .{ext}" if ext
+                      else "no extension"), "end the file name with one of "
+                      + ", ".join("." + f for f in formats))
 
 
 def run(args: argparse.Namespace) -> int:

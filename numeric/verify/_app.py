@@ -76,6 +76,14 @@ def run(args: argparse.Namespace, checks: Sequence[Check] | None = None) -> int:
     device = _device_or_none(args.device)
     if device is None:
         return 2
+    if not (isinstance(args.seed, int) and 0 <= args.seed < 2**63):
+        print(f"smeq verify: --seed {args.seed}: needs a whole number in [0, 2**63). Fix: pass "
+              "a non-negative seed, e.g. --seed 0", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"smeq verify: --out {args.out}: is an existing file, not a directory. Fix: pass a "
+              "new or existing directory for the report", file=sys.stderr)
+        return 2
     context = Context(seed=args.seed, device=device, quick=args.quick)
     start = time.perf_counter()
     threads = _set_threads(getattr(args, "threads", 1))

@@ -42,10 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "scalar (statistical mode: loss(model, x0))")
     parser.add_argument("--to-score", required=True, metavar="MODULE:FN",
                         help="to_score(model, x_t, t) -> the model's score estimate, like x_t")
-    parser.add_argument("--schedule", default="vp-linear", metavar="NAME|MODULE:OBJ",
+    parser.add_argument("--schedule", default=None, metavar="NAME|MODULE:OBJ",
                         help=f"one of {', '.join(SCHEDULE_NAMES)}, or MODULE:OBJ naming a "
                              "numeric.Schedule, an object with alpha(t)/sigma(t) or an "
-                             "add_noise(x0, noise, t) callable (default: vp-linear)")
+                             "add_noise(x0, noise, t) callable (default: vp-linear; with --step, "
+                             "none: the kernel is measured and a schedule only cross-checks it)")
     parser.add_argument("--expected-weighting", metavar="NAME",
                         help="fail unless λ(t) has this shape: score, eps, x0, v, flow_matching, "
                              "edm, min_snr_eps, likelihood (aliases: epsilon, sample, ...)")
@@ -58,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=3, help="data dimension (default: 3)")
     parser.add_argument("--image-shape", metavar="C,H,W",
                         help="pass x0 to the loss with this shape instead of [B, dim]")
-    parser.add_argument("--n-samples", type=int, default=256,
-                        help="x_t samples per time (default: 256)")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="x_t samples per time (default: the function's, set by what "
+                             "exactness needs)")
     parser.add_argument("--statistical", nargs="?", const="data", default=False,
                         choices=["data", "time"],
                         help="statistical mode for losses that draw their own randomness, "
@@ -71,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory put first on sys.path for MODULE imports (default: .)")
     parser.add_argument("--traceback", action="store_true",
                         help="print the full traceback of an error in the user's code")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="torch CPU threads (default 1: the check is many small tensor "
+                             "operations, which one thread runs fastest)")
+    parser.add_argument("--step", action="store_true",
+                        help="MODULE:LOSS is an unmodified training step step(model, x0) that "
+                             "draws t and the noise itself: checked exactly with "
+                             "numeric.check_training_step (--schedule is then a cross-check)")
 
 
 def load_object(argument: str, spec: str) -> Any:
@@ -180,7 +189,25 @@ def _check_plot_backend(path: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the guard; 0 pass, 1 fail, 2 bad input (message on stderr, no traceback)."""
+    """Run the guard; 0 pass, 1 fail, 2 bad input (message on stderr, no traceback).
+
+    Torch runs with ``--threads`` CPU threads (default 1); the previous setting is restored."""
+    threads = getattr(args, "threads", 1)
+    if not isinstance(threads, int) or threads < 1:
+        print(f"smeq guard: error: --threads {threads}: needs a whole number ≥ 1. Fix: pass "
+              "--threads 1 (the default) or more", file=sys.stderr)
+        return EXIT_USAGE
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run_reporting(args)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_reporting(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except SmeqError as exc:
@@ -206,18 +233,34 @@ def _run(args: argparse.Namespace) -> int:
     _check_plot_backend(args.plot)
     loss = load_object("loss", args.loss)
     to_score = load_object("--to-score", args.to_score)
-    schedule = load_schedule("--schedule", args.schedule)
+    step_mode = bool(getattr(args, "step", False))
+    schedule_given = args.schedule is not None
+    schedule = load_schedule("--schedule", args.schedule if schedule_given else "vp-linear")
     import torch
 
     from ._guard import check_loss
 
     device = _device(args.device)
 
-    report = check_loss(
-        loss, to_score, schedule, times=_times(args.times), dim=args.dim,
-        expected_weighting=args.expected_weighting, device=device,
-        dtype=getattr(torch, args.dtype), seed=args.seed, n_samples=args.n_samples,
-        image_shape=_shape(args.image_shape), statistical=args.statistical, name=args.loss)
+    sized = {} if args.n_samples is None else {"n_samples": args.n_samples}
+    if step_mode:
+        from ._step_check import check_training_step
+
+        if args.statistical or args.times is not None:
+            raise invalid("--step", "cannot be combined with --statistical or --times",
+                          "drop them: the step draws its own times, which the guard chooses")
+        report = check_training_step(
+            loss, to_score, schedule=schedule if schedule_given else None, dim=args.dim,
+            expected_weighting=args.expected_weighting, device=device,
+            dtype=getattr(torch, args.dtype), seed=args.seed,
+            image_shape=_shape(args.image_shape), name=args.loss, **sized)
+    else:
+        report = check_loss(
+            loss, to_score, schedule, times=_times(args.times), dim=args.dim,
+            expected_weighting=args.expected_weighting, device=device,
+            dtype=getattr(torch, args.dtype), seed=args.seed,
+            image_shape=_shape(args.image_shape), statistical=args.statistical, name=args.loss,
+            **sized)
     print(report.summary())
     if args.plot is not None:
         plot_weighting(report, schedule, args.plot)

@@ -62,9 +62,15 @@ def run(args: argparse.Namespace, checks: Sequence[Check] | None = None) -> int:
     """Run the checks (default: ``_checks.CHECKS``), print the verdict table, write the
     report.
 
-    Returns 0 when every check passes, 1 when any fails, 2 for an unusable ``--device`` or
-    ``--only``.
+    Returns 0 when every check passes, 1 when any fails, 2 for an unusable ``--device``,
+    ``--only`` or ``--threads``. Torch runs with ``--threads`` CPU threads (default 1) and gets
+    its previous setting back afterwards.
     """
+    requested = getattr(args, "threads", 1)
+    if not isinstance(requested, int) or requested < 1:
+        print(f"smeq verify: --threads {requested}: needs a whole number ≥ 1. Fix: pass "
+              "--threads 1 (the default) or more", file=sys.stderr)
+        return 2
     chosen = list(_checks.CHECKS if checks is None else checks)
     if args.only:
         unknown = sorted(set(args.only) - {c.name for c in chosen})
@@ -86,7 +92,7 @@ def run(args: argparse.Namespace, checks: Sequence[Check] | None = None) -> int:
         return 2
     context = Context(seed=args.seed, device=device, quick=args.quick)
     start = time.perf_counter()
-    threads = _set_threads(getattr(args, "threads", 1))
+    threads = _set_threads(requested)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("fig[0-9]*-*.png"):  # figures of an earlier run in the same folder
@@ -152,7 +158,7 @@ def _set_threads(threads: int) -> int:
     import torch
 
     previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
+    torch.set_num_threads(threads)
     return previous
 
 

@@ -56,6 +56,21 @@ USER_MODULE = textwrap.dedent('''
     def add_noise(x0, noise, t):
         a, s = _kernel(t)
         return a * x0 + s * noise
+
+
+    def train_step(model, x0):  # an unmodified training step: draws t and the noise itself
+        t = torch.rand(x0.shape[0], dtype=x0.dtype) * 0.998 + 1e-3
+        noise = torch.randn_like(x0)
+        a, s = _kernel(t)
+        return ((model(a * x0 + s * noise, t) - noise) ** 2).sum(-1)
+
+
+    def threads_seen(model, x0, t, noise):  # records the thread count the guard runs with
+        THREADS.append(torch.get_num_threads())
+        return eps_loss(model, x0, t, noise)
+
+
+    THREADS = []
 ''')
 
 SAMPLES = ["--n-samples", "32"]
@@ -177,3 +192,51 @@ def test_the_console_script(project: Path) -> None:
                           text=True, timeout=300, check=False)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("FAIL: ")
+
+
+def test_step_mode_checks_an_unmodified_training_step(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _guard(project, "train_step", "--step", "--schedule", "vp-linear",
+                  "--expected-weighting", "eps") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS: ") and "t ← torch.rand([B]) (draw 1)" in out
+    assert "agrees with the schedule" in out
+
+
+def test_step_mode_refuses_times(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _guard(project, "train_step", "--step", "--times", "0.5") == 2
+    assert "argument `--step`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threads", ["0", "-2"])
+def test_threads_below_one_is_bad_input(project: Path, capsys: pytest.CaptureFixture[str],
+                                        threads: str) -> None:
+    assert _guard(project, "eps_loss", "--threads", threads) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--threads {threads}" in err and "Fix:" in err
+
+
+def test_guard_runs_with_one_thread_and_restores_the_setting(project: Path) -> None:
+    import importlib
+
+    module = f"user_{project.name.replace('-', '_')}"
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert _guard(project, "threads_seen") == 0
+        assert torch.get_num_threads() == 2
+        assert _guard(project, "threads_seen", "--threads", "3") == 0
+        assert torch.get_num_threads() == 2
+        seen = importlib.import_module(module).THREADS
+        assert set(seen[:len(seen) // 2]) == {1} and set(seen[len(seen) // 2:]) == {3}
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_verify_refuses_threads_below_one(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    before = torch.get_num_threads()
+    assert main(["verify", "--threads", "0", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smeq verify: --threads 0:") and err.count("\n") == 1
+    assert torch.get_num_threads() == before and not (tmp_path / "r").exists()

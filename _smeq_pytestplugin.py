@@ -113,9 +113,9 @@ def read_config(config: pytest.Config) -> SmeqConfig:
         seed = int(values["seed"] or "0")
     except ValueError:
         seed = -1
-    if not 0 <= seed < 2**64:
+    if not 0 <= seed < 2**63:  # numeric's seeds: [0, 2**63), room for derived seeds seed + j
         raise pytest.UsageError(f"{_flag('seed')}: got {values['seed']!r}. "
-                                "Fix: pass an integer in [0, 2**64)")
+                                "Fix: pass an integer in [0, 2**63)")
     for name in ("target", "to_score"):
         if values[name] is not None and not _OBJECT.match(values[name] or ""):
             raise pytest.UsageError(f"{_flag(name)}: got {values[name]!r}, not MODULE:NAME. "

@@ -43,8 +43,9 @@ Tensor = torch.Tensor
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
-#: Seeds are what ``torch.Generator.manual_seed`` takes without wrapping: 0 <= seed < 2**64.
-MAX_SEED = 2**64 - 1
+#: Seeds are non-negative and below 2**63: ``torch.Generator.manual_seed`` takes up to 2**64 − 1,
+#: and the half below leaves room for the derived seeds ``seed + j`` (one per model, probe).
+MAX_SEED = 2**63 - 1
 
 
 def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
@@ -79,7 +80,7 @@ def resolve_device(device: Any, name: str = "device", *,
 
 
 def check_seed(name: str, value: Any) -> int:
-    """An integer seed in [0, 2**64) (bools, floats and out-of-range ints refused)."""
+    """An integer seed in [0, 2**63) (bools, floats and out-of-range ints refused)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
             and value.dtype != torch.bool:
         value = value.item()
@@ -87,8 +88,8 @@ def check_seed(name: str, value: Any) -> int:
         raise invalid(name, f"got {type(value).__name__} {value!r}, not an integer seed",
                       f"pass an int in [0, {MAX_SEED}]")
     if not 0 <= int(value) <= MAX_SEED:
-        raise invalid(name, f"got {int(value)}, outside [0, 2**64 - 1]",
-                      "pass a non-negative int below 2**64 (e.g. seed % 2**64)")
+        raise invalid(name, f"got {int(value)}, outside [0, 2**63 - 1]",
+                      "pass a non-negative int below 2**63 (e.g. seed % 2**63)")
     return int(value)
 
 

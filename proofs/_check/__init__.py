@@ -145,7 +145,9 @@ def _decide(step: Step) -> Verdict:
                           f"({type(exc).__name__}: {_short(exc)}); nothing was proved")
     if not verdict.ok:
         return verdict
-    problem = gate(evaluated, context.equalities, context.renames)
+    # the gate sees the step as written: a derivative under an integral is differentiated
+    # numerically there, not by the Leibniz rule the route was allowed to use
+    problem = gate(step if used else evaluated, context.equalities, context.renames)
     if problem is not None:
         return Verdict(ok=False, method="evidence:gate", status="refuted",
                        detail=f"refuted by the refutation gate (the step as written, evaluated "

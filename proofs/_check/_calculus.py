@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sympy as sp
@@ -34,16 +35,29 @@ def _needs_leibniz(node: sp.Derivative) -> bool:
     return False
 
 
-def evaluate(expr: Any, hypotheses: tuple[str, ...], used: set[str]) -> Any:
+def evaluate(expr: Any, hypotheses: tuple[str, ...], used: set[str],
+             refuse: bool = True) -> Any:
     """``expr`` with derivatives, ``Subs`` and limits evaluated where their conditions hold;
-    raises :class:`Refused` naming the construct otherwise."""
+    raises :class:`Refused` naming the construct otherwise (with ``refuse=False``, a derivative
+    under an integral is left as it is instead, for numeric differentiation)."""
     if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(lambda e: evaluate(e, hypotheses, used))
+        return expr.applyfunc(lambda e: evaluate(e, hypotheses, used, refuse))
     if not isinstance(expr, sp.Basic) or not expr.has(sp.Derivative, sp.Subs, sp.Limit):
         return expr
+    value, needed = _evaluate(expr, "leibniz" in hypotheses, refuse)
+    used |= needed
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _evaluate(expr: sp.Basic, leibniz: bool, refuse: bool) -> tuple[sp.Basic, frozenset[str]]:
+    hypotheses = ("leibniz",) if leibniz else ()
+    used: set[str] = set()
 
     def derivative(node: sp.Derivative) -> sp.Expr:
         if _needs_leibniz(node):
+            if not refuse:
+                return node
             if "leibniz" not in hypotheses:
                 raise Refused(f"the derivative {_brief(node)} moves under an integral, which "
                               "needs a domination condition: state it as the hypothesis "
@@ -54,14 +68,14 @@ def evaluate(expr: Any, hypotheses: tuple[str, ...], used: set[str]) -> Any:
     for _ in range(4):
         if not expr.has(sp.Derivative, sp.Subs, sp.Limit):
             break
-        new = expr.replace(lambda e: isinstance(e, sp.Limit), _limit)
+        new = expr.replace(lambda e: isinstance(e, sp.Limit), _limit) if refuse else expr
         new = new.replace(lambda e: isinstance(e, sp.Derivative), derivative)
         new = new.replace(lambda e: isinstance(e, sp.Subs)
                           and not e.expr.has(sp.Derivative), lambda e: e.doit(deep=False))
         if new == expr:
             break
         expr = new
-    return expr
+    return expr, frozenset(used)
 
 
 def _limit(node: sp.Limit) -> sp.Expr:

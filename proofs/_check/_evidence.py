@@ -145,7 +145,7 @@ def _real_limit(value: Any) -> float:
     return float(value.real if isinstance(value, (complex, mpmath.mpc)) else value)
 
 
-_NODES = {n: np.polynomial.legendre.leggauss(n) for n in (24, 48, _QUAD_NODES, 2 * _QUAD_NODES)}
+_NODES = {n: np.polynomial.legendre.leggauss(n) for n in (_QUAD_NODES, 2 * _QUAD_NODES)}
 
 
 def _quadrature(f: Callable[[Any], Any], low: float, high: float,

@@ -63,6 +63,14 @@ __all__ = ['assert_score_matching_loss', 'check_loss']
 RESIDUAL_RTOL: dict[torch.dtype, float] = _RESIDUAL_RTOL  # raised per time by conditioning
 
 
+#: x_t per time in the exact mode. The residual is rounding-level at every x_t, so a few x_t
+#: separate correct from buggy as well as hundreds (docs/design.md §3b): at n = 8, 16 and 256
+#: every mutant of tests/quality is caught and 200 random correct cases pass (bench/guard.py).
+EXACT_SAMPLES = 16
+#: Samples per replicate in the statistical modes, whose power grows with them.
+STATISTICAL_SAMPLES = 256
+
+
 #: Shape agreement needed to name a weighting (the fitted λ(t) is as accurate as the residual).
 MATCH_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-6, torch.float32: 1e-2}
 
@@ -70,7 +78,7 @@ MATCH_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-6, torch.float32: 1e-2
 def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule: Any, *,
                times: Any = None, models: Iterable[Any] | None = None, data: Any = None,
                dim: int = 3, expected_weighting: Any = None, device: Any = "cpu",
-               dtype: torch.dtype = torch.float64, seed: int = 0, n_samples: int = 256,
+               dtype: torch.dtype = torch.float64, seed: int = 0, n_samples: int | None = None,
                image_shape: tuple[int, ...] | None = None, statistical: bool | str = False,
                n_times: int = DEFAULT_TIMES, n_models: int = DEFAULT_MODELS,
                rtol: float | None = None, batch_size: int = 256,
@@ -88,6 +96,8 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     :mod:`numeric.guard._statistical`); with ``statistical="time"`` it is ``loss(model, x0)``
     drawing t and the noise itself, and the exact score must minimise it, tested along several
     directions with common random numbers (:mod:`numeric.guard._time_sampling`).
+    ``n_samples`` x_t per time default to 16 in the exact mode (exactness needs no more) and
+    256 per replicate in the statistical ones.
     The loss is called on chunks of ``batch_size`` samples. An ``add_noise`` schedule is also
     probed in each ``low_precision`` dtype at small t; what it finds (e.g. no noise at t = 0 in
     bfloat16) goes to ``LossReport.warnings`` and does not change ``ok``. ``expected_scale=c``
@@ -109,6 +119,8 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     rtol, weighting_params, low_precision = check_arguments(
         rtol=rtol, weighting_params=weighting_params, low_precision=low_precision,
         statistical=statistical)
+    if n_samples is None:
+        n_samples = EXACT_SAMPLES if statistical is False else STATISTICAL_SAMPLES
     n_samples = positive_int("n_samples", n_samples, minimum=2)
     shape = _image_shape(image_shape, dim)
     flat_dim = math.prod(shape)

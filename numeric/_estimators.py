@@ -75,7 +75,8 @@ class Estimate:
            groups: int | None = None) -> Estimate:
         """Mean and standard error of ``per_sample``; with ``groups`` the error uses group means
         (for samples that are only independent between groups, e.g. within one batch)."""
-        ps = per_sample.to(torch.float64)
+        ps = finite_result(per_sample.to(torch.float64), "schedule",
+                           "the per-sample value at this kernel (α, σ)")
         blocks = ps.detach().reshape(groups, -1).mean(dim=1) if groups else ps.detach()
         k = blocks.numel()
         se = blocks.std() / math.sqrt(k) if k > 1 else torch.full_like(blocks[0], math.nan)

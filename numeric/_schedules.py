@@ -96,14 +96,25 @@ class Schedule:
         u = 1.0 / (1.0 + s)
         half = 0.5 * math.pi
         c0 = math.sin(half * u)
+        small = half * u < 1e-6  # then sin(kx)/sin(x) = k(1 − x²(k² − 1)/6) to 1e-24
+
+        def ratio(k: Tensor) -> Tensor:  # sin(π/2·k·u) / sin(π/2·u), never subnormal
+            if small:
+                return k * (1.0 - (half * u) ** 2 * (k * k - 1.0) / 6.0)
+            return torch.sin(half * k * u) / c0
 
         def sigma(t: Tensor) -> Tensor:
             # cos²a0 − cos²a = sin(a − a0) sin(a + a0) = sin(π/2·tu) sin(π/2·(2 − t)u).
-            return torch.sqrt(torch.sin(half * t * u) * torch.sin(half * (2.0 - t) * u)) / c0
+            return torch.sqrt(ratio(t)) * torch.sqrt(ratio(2.0 - t))
+
+        def g2(t: Tensor) -> Tensor:  # π u / tan(π/2·(1 − t)u)
+            y = half * (1.0 - t) * u
+            if small:
+                return 2.0 / (1.0 - t) * (1.0 - y * y / 3.0)
+            return math.pi * u / torch.tan(y)
 
         return cls._make("vp_cosine", (("s", s),), T_EPS, 1.0 - T_EPS,
-                         lambda t: torch.sin(half * (1.0 - t) * u) / c0, sigma,
-                         lambda t: math.pi * u / torch.tan(half * (1.0 - t) * u))
+                         lambda t: ratio(1.0 - t), sigma, g2)
 
     @classmethod
     def ve(cls, sigma_min: float = 0.01, sigma_max: float = 50.0) -> Schedule:

@@ -182,3 +182,26 @@ def census(cases: Iterable[Case]) -> dict[str, list[tuple[Case, Outcome]]]:
         outcome = run_case(case)
         out[outcome.kind].append((case, outcome))
     return out
+
+
+def assert_good(area: str, name: str, call: Callable[[], Any], expect: str = "ok_or_error",
+                *, check: Callable[[Any], bool] | None = None, argument: str | None = None,
+                error: type[BaseException] | None = None, timeout: float = 60.0) -> None:
+    """Run one generated case through :func:`run_case` and fail unless it comes out ``good``."""
+    case = Case(area, name, call, expect, argument=argument, check=check, error=error,
+                timeout=timeout)
+    outcome = run_case(case)
+    assert outcome.kind == "good", f"{case.id}: {outcome.kind}: {outcome.detail}"
+
+
+def magnitudes(lo: int, hi: int) -> Any:
+    """Positive floats 10**k·m spread over decades k in [lo, hi] (Hypothesis strategy)."""
+    from hypothesis import strategies as st
+
+    return st.builds(lambda k, m: m * 10.0**k, st.integers(lo, hi), st.floats(1.0, 9.99))
+
+
+def signed_magnitudes(lo: int, hi: int) -> Any:
+    from hypothesis import strategies as st
+
+    return st.builds(lambda v, neg: -v if neg else v, magnitudes(lo, hi), st.booleans())

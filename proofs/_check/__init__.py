@@ -62,7 +62,7 @@ import sympy as sp
 from .._errors import InvalidStep, SmeqError, invalid
 from .._step import HYPOTHESES, Step, Verdict
 from ._assumptions import _apply_assumptions
-from ._budget import BUDGET_SECONDS, OutOfBudget, budget
+from ._budget import BUDGET_SECONDS, MAX_TERMS, OutOfBudget, budget, refused_sizes
 from ._calculus import Refused, evaluate
 from ._equality import _check_equality
 from ._evidence import _short
@@ -144,6 +144,11 @@ def _decide(step: Step) -> Verdict:
                           detail=f"undecided: the checker failed on this step "
                           f"({type(exc).__name__}: {_short(exc)}); nothing was proved")
     if not verdict.ok:
+        sizes = refused_sizes()
+        if sizes and verdict.status == "undecided":
+            verdict = replace(verdict, detail=verdict.detail + f"; an expansion of about "
+                              f"{max(sizes):.3g} terms was cut off before it started (more "
+                              f"than {MAX_TERMS})")
         return verdict
     # the gate sees the step as written: a derivative under an integral is differentiated
     # numerically there, not by the Leibniz rule the route was allowed to use

@@ -23,7 +23,8 @@ from contextlib import contextmanager
 
 import sympy as sp
 
-__all__ = ["BUDGET_SECONDS", "MAX_TERMS", "OutOfBudget", "budget", "expired", "guard_size"]
+__all__ = ["BUDGET_SECONDS", "MAX_TERMS", "OutOfBudget", "TooLarge", "budget", "expired",
+           "guard_size", "refused_sizes"]
 
 #: Default CPU seconds one ``check`` may use, whatever the input.
 BUDGET_SECONDS = 4.0
@@ -32,10 +33,20 @@ MAX_TERMS = 20_000
 
 
 class OutOfBudget(BaseException):
-    """The check ran out of its CPU budget (or an expansion would be too large)."""
+    """The check ran out of its CPU budget."""
+
+
+class TooLarge(Exception):
+    """An expansion would be too large: the route that wanted it gives up (others go on)."""
 
 
 _state = threading.local()
+
+
+def refused_sizes() -> list[float]:
+    """The sizes of the expansions refused during the current check."""
+    out = getattr(_state, "refused", None)
+    return out if out is not None else []
 
 
 def expired() -> bool:
@@ -61,6 +72,7 @@ def budget(seconds: float) -> Iterator[None]:
         yield
         return
     _state.deadline = time.process_time() + seconds
+    _state.refused = []
     armed = (threading.current_thread() is threading.main_thread()
              and hasattr(signal, "setitimer") and hasattr(signal, "SIGPROF"))
     previous = None
@@ -88,11 +100,13 @@ def _terms(expr: sp.Basic, cache: dict[sp.Basic, float]) -> float:
         out = sum(_terms(a, cache) for a in expr.args)
     elif isinstance(expr, sp.Mul):
         out = math.prod(_terms(a, cache) for a in expr.args)
-    elif isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0 \
-            and isinstance(expr.base, sp.Add):
-        n, k = int(expr.exp), len(expr.base.args)
+    elif isinstance(expr, sp.Pow) and expr.exp.is_Integer and isinstance(expr.base, sp.Add):
+        n, k = abs(int(expr.exp)), len(expr.base.args)
         inner = _terms(expr.base, cache)
         out = float(math.comb(n + k - 1, k - 1)) if inner <= k else inner ** n
+    elif isinstance(expr, sp.Basic) and expr.args and not isinstance(expr, (sp.Pow, sp.Symbol)):
+        # a function, integral, ...: a normal form may expand inside its arguments
+        out = max([1.0, *(_terms(a, cache) for a in expr.args)])
     else:
         out = 1.0
     cache[expr] = out
@@ -100,9 +114,11 @@ def _terms(expr: sp.Basic, cache: dict[sp.Basic, float]) -> float:
 
 
 def guard_size(expr: sp.Basic, limit: int = MAX_TERMS) -> None:
-    """Refuse (raise :class:`OutOfBudget`) an expansion of more than ``limit`` terms."""
+    """Refuse (raise :class:`TooLarge`) an expansion of more than ``limit`` terms."""
     tick()
     count = _terms(expr, {})
     if count > limit:
-        raise OutOfBudget(f"expanding would produce about {count:.3g} terms (more than "
-                          f"{limit}); cut off before starting")
+        refused_sizes().append(count)
+        if getattr(_state, "refused", None) is None:
+            _state.refused = [count]
+        raise TooLarge(f"expanding would produce about {count:.3g} terms (more than {limit})")

@@ -273,11 +273,15 @@ def _short(expr: Any) -> str:
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "..."
 
 
-def _residual(diff: sp.Expr) -> str:
+def _residual_expr(diff: sp.Expr) -> sp.Expr:
     try:
-        return _short(_rational_normal(_canonical_limits(_prepare(diff))))
-    except Exception:
-        return _short(diff)
+        return _rational_normal(_canonical_limits(_prepare(diff)))
+    except Exception:  # no normal form within the size guard: the difference as it is
+        return diff
+
+
+def _residual(diff: sp.Expr) -> str:
+    return _short(_residual_expr(diff))
 
 
 def _num(value: Any) -> str:
@@ -306,7 +310,14 @@ def _pattern(pairs: list[tuple[Any, Any]], loose: bool,
 def _undecided_equality(lhs: sp.Expr, rhs: sp.Expr, context: _Context, where: str,
                         names: tuple[str, str] = ("lhs", "rhs")) -> Verdict:
     """Refuted (with the side that is larger and the shape of the error) or undecided."""
-    residual = _residual(lhs - rhs)
+    exact = _residual_expr(lhs - rhs)
+    residual = _short(exact)
+    if exact.is_number and exact.is_zero is False and not exact.has(sp.Integral, sp.Sum) \
+            and not context.rewrites:
+        # lhs - rhs is exactly a nonzero constant (rational normal form): refuted, not "close"
+        return Verdict(ok=False, method="evidence:counterexample", status="refuted",
+                       detail=f"refuted{where}: {names[0]} - {names[1]} reduces exactly to the "
+                       f"nonzero constant {residual}, so {names[0]} != {names[1]} everywhere")
     loose = bool(lhs.has(sp.Integral, sp.Sum) or rhs.has(sp.Integral, sp.Sum))
     probes, timed_out = _probes([lhs, rhs], context)
     bad = [(point, left, right) for point, (left, right) in probes

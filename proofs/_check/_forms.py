@@ -24,7 +24,7 @@ from typing import Any
 import sympy as sp
 
 from ._binding import canonical_bound
-from ._budget import guard_size
+from ._budget import TooLarge, guard_size
 from ._calculus import _needs_leibniz
 from ._gaussian import iterated_gaussian, polynomial_sum
 from ._sanitize import fresh_prefix
@@ -198,6 +198,8 @@ def _fast_expand(expr: sp.Expr) -> sp.Expr:
         flat, back = _opaque(expr)
         guard_size(flat)
         return sp.sympify(symengine.expand(symengine.sympify(flat))).xreplace(back)
+    except TooLarge:
+        raise
     except Exception:  # a node symengine does not know
         return sp.expand(expr)
 
@@ -213,6 +215,8 @@ def _rational_zero_in_generators(expr: sp.Expr) -> bool:
         guard_size(flat)
         if symengine.expand(symengine.sympify(flat)) == 0:
             return True
+    except TooLarge:
+        raise
     except Exception:  # a node symengine does not know: the general route below decides
         pass
     nodes = sorted(expr.atoms(sp.Integral, sp.Sum), key=sp.default_sort_key)
@@ -226,6 +230,7 @@ def _rational_normal(expr: sp.Expr) -> sp.Expr:
     """``cancel`` with every integral and sum an opaque generator (SymPy's ordering would
     otherwise evaluate them numerically, for seconds, just to sort terms)."""
     expr = _split_exponentials(_prepare(expr))
+    guard_size(expr)
     nodes = expr.atoms(sp.Integral, sp.Sum)
     generators = {node: sp.Dummy(f"g{i}") for i, node in
                   enumerate(sorted(nodes, key=sp.default_sort_key))}

@@ -6,7 +6,7 @@ from typing import Any
 
 import sympy as sp
 
-from ._budget import MAX_TERMS, OutOfBudget, guard_size
+from ._budget import MAX_TERMS, TooLarge, guard_size, refused_sizes
 from ._forms import _canonical_limits, _opaque, _prepare, _rational_normal, _split_exponentials
 from ._sanitize import fresh_prefix
 
@@ -50,7 +50,8 @@ def _route_cleared(diff: sp.Expr) -> bool:
         estimate *= float(max(1, len(base.args) if isinstance(base, symengine.Add) else 1)
                           ) ** float(exponent)
     if estimate > MAX_TERMS:
-        raise OutOfBudget(f"clearing denominators would produce about {estimate:.3g} terms")
+        refused_sizes().append(estimate)
+        raise TooLarge(f"clearing denominators would produce about {estimate:.3g} terms")
     polynomial = symengine.expand(cleared * expanded)
     back = {symengine.sympify(q): symengine.sympify(base) for base, q in bases.items()}
     return bool(polynomial == 0 or symengine.expand(polynomial.subs(back)) == 0)

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "quality"))
 
 
-def _one(seed: int) -> tuple[int, bool, float, str]:
+def _one(seed: int) -> tuple[int, bool, float, float | None, str]:
     import torch
     from mutants import random_correct_case
 
@@ -36,7 +36,29 @@ def _one(seed: int) -> tuple[int, bool, float, str]:
     weighting, params = case.pop("weighting"), case.pop("weighting_params")
     report = check_loss(case.pop("loss"), case.pop("to_score"), case.pop("schedule"),
                         expected_weighting=weighting, weighting_params=params, **case)
-    return seed, report.ok, report.residual, "" if report.ok else report.summary()
+    return (seed, report.ok, report.residual, report.gradient_residual,
+            "" if report.ok else report.summary())
+
+
+def _mutant_minima() -> tuple[float, str, float, str]:
+    import torch
+    from mutants import MUTANTS
+
+    from numeric import check_loss
+
+    torch.set_num_threads(1)
+    best_v, name_v, best_g, name_g = float("inf"), "", float("inf"), ""
+    for m in MUTANTS:
+        if m.kind not in ("affine", "gradient"):
+            continue
+        r = check_loss(m.loss, m.to_score, m.schedule())
+        assert not r.ok, m.name
+        if m.kind == "affine" and r.residual < best_v:
+            best_v, name_v = r.residual, m.name
+        if m.kind == "gradient" and r.gradient_residual is not None and \
+                r.gradient_residual < best_g:
+            best_g, name_g = r.gradient_residual, m.name
+    return best_v, name_v, best_g, name_g
 
 
 def main() -> None:
@@ -47,10 +69,15 @@ def main() -> None:
     args = parser.parse_args()
     seeds = range(args.start, args.start + args.checks)
     t0 = time.perf_counter()
-    alarms, worst = [], 0.0
+    alarms, worst, worst_g, no_grad = [], 0.0, 0.0, 0
     with mp.get_context("spawn").Pool(args.processes) as pool:
-        for k, (seed, ok, residual, text) in enumerate(pool.imap_unordered(_one, seeds, 16), 1):
+        for k, (seed, ok, residual, g_res, text) in enumerate(
+                pool.imap_unordered(_one, seeds, 16), 1):
             worst = max(worst, residual)
+            if g_res is None:
+                no_grad += 1
+            else:
+                worst_g = max(worst_g, g_res)
             if not ok:
                 alarms.append((seed, text))
                 print(f"FALSE ALARM at seed {seed}:\n{text}", flush=True)
@@ -59,7 +86,15 @@ def main() -> None:
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
     elapsed = time.perf_counter() - t0
     print(f"{args.checks} randomized checks of correct losses: {len(alarms)} false alarms, "
-          f"largest residual {worst:.2e}, {elapsed:.0f} s with {args.processes} processes")
+          f"largest value residual {worst:.2e}, largest gradient residual {worst_g:.2e} "
+          f"(gradient check did not run in {no_grad}), {elapsed:.0f} s with {args.processes} "
+          f"processes = {elapsed * args.processes / max(args.checks, 1) * 1e3:.0f} ms of a "
+          "process per check")
+    bv, nv, bg, ng = _mutant_minima()
+    print(f"values:    smallest mutant residual {bv:.2e} ({nv}); separation "
+          f"{bv / max(worst, 1e-300):.2e}")
+    print(f"gradients: smallest mutant residual {bg:.2e} ({ng}); separation "
+          f"{bg / max(worst_g, 1e-300):.2e}")
     sys.exit(1 if alarms else 0)
 
 

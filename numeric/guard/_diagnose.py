@@ -67,6 +67,36 @@ def exact_mode_signature(loss: Callable[..., Any]) -> str | None:
             "loss(model, x0, t, noise)")
 
 
+def _hits_xt(evaluate: Callable[[Any, bool], Tensor], model: Any, xt: Tensor) -> float | None:
+    """The fraction of the model's inputs during one loss evaluation that are one of the coupled
+    set's x_t (None when the model is no nn.Module, so its inputs cannot be seen)."""
+    if not isinstance(model, torch.nn.Module):
+        return None
+    seen: list[Tensor] = []
+
+    def hook(_m: Any, args: tuple[Any, ...]) -> None:
+        if args and isinstance(args[0], Tensor):
+            seen.append(args[0].detach().to(torch.float64).cpu().reshape(args[0].shape[0], -1))
+
+    handle = model.register_forward_pre_hook(hook)
+    try:
+        evaluate(model, True)
+    finally:
+        handle.remove()
+    if not seen:
+        return None
+    inputs = torch.cat(seen)
+    ref = xt.reshape(-1, xt.shape[-1]).to(torch.float64)
+    if inputs.shape[1] != ref.shape[1]:
+        return None
+    scale = float(ref.abs().max()) or 1.0
+    hit = torch.zeros(inputs.shape[0], dtype=torch.bool)
+    for i in range(0, inputs.shape[0], 1024):
+        dist = torch.cdist(inputs[i:i + 1024], ref).amin(1)
+        hit[i:i + 1024] = dist <= 1e-6 * scale
+    return float(hit.double().mean())
+
+
 def _zero_mean_pattern(ls: list[Tensor], est: list[Tensor], score: Tensor) -> bool:
     """True when, at every t, each model's residual averages to zero over x_t (module doc)."""
     dl = torch.stack([v - ls[0] for v in ls[1:]])                       # [J, T, n]
@@ -152,13 +182,7 @@ def diagnose(evaluate: Callable[[Any, bool], Tensor], models: list[Any], score: 
         return ["the loss is random given (model, x0, t, noise): two calls on the same batch "
                 "differ. It draws its own noise or t; use the `noise` and `t` arguments, or, if "
                 f"it is a training step that samples them by design, {time_mode_hint()}"]
-    if _zero_mean_pattern(ls, est, score):
-        return ["the loss looks correct only in expectation: at each x_t it differs from "
-                "λ(t)·SM(θ) + const by a model-dependent term whose average over x_t is zero "
-                f"(|z| < {CV_Z:g} for every model and t), e.g. a control variate that has mean 0 "
-                "over the noise. The exact coupled check cannot accept such a term; decide it "
-                "with the statistical mode that samples t and the noise: "
-                f"{time_mode_hint()}"]
+
     findings = []
     single = [evaluate(m, False) for m in models]
     if float(max((a - b).abs().max() for a, b in zip(single, ls, strict=True))) > thr * scale:
@@ -168,10 +192,23 @@ def diagnose(evaluate: Callable[[Any, bool], Tensor], models: list[Any], score: 
             return ["it passes when every sample of a batch has the same t but fails with mixed "
                     "t: a sample's loss uses another sample's α/σ/t (a schedule value broadcast "
                     "over the wrong batch axis, or one t used for the whole batch)"]
-        findings.append("a sample's loss depends on the other samples in the batch (per-sample "
+        findings.append("a sample's loss depends on other samples in the batch (per-sample "
                         "values change when the batch changes)")
         ls = single
     g, c, res = _target_fit(ls, est, score, xt)
+    misfit = float(res.max()) > max(thr, 1e-6)
+    hits = _hits_xt(evaluate, models[0], xt) if misfit and not findings else None
+    if hits == 0.0:
+        return [*findings, "the loss never evaluates the model at x_t = α(t)·x0 + σ(t)·noise of "
+                "the schedule: it noises x0 with another kernel (α dropped, ᾱ in place of √ᾱ, "
+                "a different schedule or t) before calling the model"]
+    if misfit and not findings and _zero_mean_pattern(ls, est, score):
+        return ["the loss looks correct only in expectation: it is no squared error towards a "
+                "target, and at each x_t it differs from λ(t)·SM(θ) + const by a model-dependent "
+                f"term whose average over x_t is zero (|z| < {CV_Z:g} for every model and t), as "
+                "a control variate with mean 0 over the noise does. The exact coupled check "
+                "cannot accept such a term; decide it with the statistical mode that samples t "
+                f"and the noise: {time_mode_hint()}"]
     if float(res.max()) > max(thr, 1e-6):
         return [*findings, "the per-sample loss is not of the form λ‖u − (a x0 + b)‖² with u "
                 "linear in the model output (squares taken of the wrong terms, or reductions "

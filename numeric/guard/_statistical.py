@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .._errors import ShapeError, invalid
+from .._errors import ShapeError, SmeqError, invalid
 from .._mixture import GaussianMixture
 from .._validate import call_user
 from ._report import LossReport
@@ -102,6 +102,12 @@ def crn_loss(loss: Callable[..., Any], model: Any, x0: Tensor, seed: int,
         torch.manual_seed(seed)
         try:
             out = loss(model, x0)
+        except SmeqError as exc:
+            if str(exc).startswith(("argument `loss`", "argument `to_score`")):
+                raise  # the guard's own probe model explains what the loss did wrong
+            raise invalid("loss", f"raised {type(exc).__name__}: {exc}", hint or "in "
+                          "statistical mode the loss is called as loss(model, x0) with x0 of "
+                          f"shape {list(x0.shape)}") from exc
         except Exception as exc:
             raise invalid("loss", f"raised {type(exc).__name__}: {exc}", hint or "in "
                           "statistical mode the loss is called as loss(model, x0) with x0 of "
@@ -207,10 +213,11 @@ def _verdict(d: Tensor, e: Tensor, replicates: int, n_samples: int, target: str,
     implausible = lambda_finding(lam, lo, hi)
     if implausible is not None:
         findings.append(implausible)
-    if findings and draws_t:
+    if draws_t:
         findings.append("the loss calls the model with times that vary across samples, so it "
-                        "draws t itself: it is a diffusion training loss, not a loss on the data;"
-                        " check it with statistical='time'")
+                        "draws t itself: it is a diffusion training loss, and statistical=True "
+                        "only compares with SM on the data (t = 0); check it with "
+                        "statistical='time'")
     return LossReport(ok=not findings, weighting={0.0: lam}, residual=residual, worst_t=None,
                       matched=None, findings=tuple(findings), threshold=Z_THRESHOLD,
                       target=target, mode=f"statistical (CRN, {replicates} paired replicates "

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from .._errors import ShapeError, invalid
+from .._errors import ShapeError, SmeqError, invalid
 from .._mixture import GaussianMixture
 from .._networks import random_score_network
 from ._probe import Kernel
@@ -87,8 +87,14 @@ class _ExactPlusDirection(torch.nn.Module):
         times = torch.as_tensor(t, device=xt.device).reshape(-1).expand(n)
         flat = xt.detach().to(torch.float64).cpu().reshape(n, -1)
         kernel_t = times.detach().cpu()
-        alpha = self.kernel.alpha(kernel_t).to(torch.float64).reshape(n)
-        sigma = self.kernel.sigma(kernel_t).to(torch.float64).reshape(n)
+        try:
+            alpha = self.kernel.alpha(kernel_t).to(torch.float64).reshape(n)
+            sigma = self.kernel.sigma(kernel_t).to(torch.float64).reshape(n)
+        except SmeqError as exc:
+            raise invalid("loss", f"called the model at times the schedule refuses ({exc})",
+                          "draw t inside the schedule's domain; a loss on the data itself "
+                          "(implicit or sliced SM, model called at t = 0) is checked with "
+                          "statistical=True") from exc
         bad = ~(torch.isfinite(alpha) & torch.isfinite(sigma) & (alpha > 0) & (sigma > 0))
         if bool(bad.any()):
             i = int(bad.nonzero()[0])

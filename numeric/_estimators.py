@@ -80,7 +80,8 @@ class Estimate:
         blocks = ps.detach().reshape(groups, -1).mean(dim=1) if groups else ps.detach()
         k = blocks.numel()
         se = blocks.std() / math.sqrt(k) if k > 1 else torch.full_like(blocks[0], math.nan)
-        return cls(value=ps.mean(), stderr=se, per_sample=ps, xt=xt)
+        value = finite_result(ps.mean(), "schedule", "the mean at this kernel (α, σ)")
+        return cls(value=value, stderr=se, per_sample=ps, xt=xt)
 
 
 def _kernel(schedule: Any, t: Any, dtype: torch.dtype,

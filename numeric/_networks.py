@@ -17,6 +17,8 @@ from torch import nn
 from ._errors import invalid
 from ._validate import (
     as_float_tensor,
+    check_finite,
+    check_fits,
     check_seed,
     positive_int,
     resolve_device,
@@ -128,8 +130,9 @@ class LinearScore(nn.Module):
     def __init__(self, A: Any, b: Any, *, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu") -> None:
         super().__init__()
-        a = as_float_tensor("A", A, dtype=resolve_dtype(dtype), device=device)
-        bb = as_float_tensor("b", b, dtype=dtype, device=device)
+        dtype, dev = resolve_dtype(dtype), resolve_device(device)
+        a = check_fits("A", check_finite("A", as_float_tensor("A", A, device=dev)).clone(), dtype)
+        bb = check_fits("b", check_finite("b", as_float_tensor("b", b, device=dev)).clone(), dtype)
         if a.dim() != 2 or a.shape[0] != a.shape[1]:
             raise invalid("A", f"has shape {list(a.shape)}", "pass a square [d, d] matrix")
         if bb.shape != a.shape[:1]:
@@ -151,7 +154,9 @@ class PolynomialScore(nn.Module):
     def __init__(self, coeffs: Any, *, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu") -> None:
         super().__init__()
-        c = as_float_tensor("coeffs", coeffs, dtype=resolve_dtype(dtype), device=device)
+        dtype, dev = resolve_dtype(dtype), resolve_device(device)
+        c = check_fits("coeffs", check_finite("coeffs", as_float_tensor(
+            "coeffs", coeffs, device=dev)).clone(), dtype)
         if c.dim() not in (1, 2) or c.shape[0] == 0:
             raise invalid("coeffs", f"has shape {list(c.shape)}",
                           "pass [K+1] coefficients c_0..c_K (or [K+1, d] per coordinate)")

@@ -210,10 +210,11 @@ def finite_result(value: torch.Tensor, name: str, what: str) -> torch.Tensor:
     bad = ~torch.isfinite(value.detach())
     if bool(bad.any()):
         where = tuple(int(i) for i in bad.nonzero()[0]) if value.dim() else ()
+        wider = "" if value.dtype == torch.float64 else ", or compute in float64"
         raise invalid(name, f"{what} is {float(value.detach()[where])!r} at index {where}: it is "
                       f"beyond the range of {value.dtype} for this input",
-                      "use a less extreme kernel or point (the true value does not fit the "
-                      "dtype), or float64")
+                      f"use a less extreme kernel or point (the true value does not fit "
+                      f"{value.dtype}){wider}")
     return value
 
 

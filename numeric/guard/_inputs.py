@@ -19,6 +19,7 @@ from .._networks import random_score_network
 from .._validate import (
     MAX_SEED,
     call_user,
+    check_callable,
     check_real_output,
     check_rtol,
     positive_int,
@@ -39,9 +40,7 @@ DEFAULT_TIMES = 8
 
 
 def _callable(name: str, value: Any, signature: str) -> None:
-    if not callable(value):
-        raise invalid(name, f"got {type(value).__name__}, which is not callable",
-                      f"pass a function {signature}")
+    check_callable(name, value, signature)
 
 
 def default_mixture(dim: int, seed: int, dtype: torch.dtype, device: torch.device

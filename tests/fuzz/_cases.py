@@ -370,6 +370,12 @@ def estimators_cases() -> list[Case]:
             0, 2, activation=["tanh"]), argument="activation"),
         Case(a, "network_device_cuda", lambda: numeric.random_score_network(
             0, 2, device="cuda"), argument="device"),
+        Case(a, "linear_score_float16_overflow", lambda: numeric.LinearScore(
+            [[1e6]], [0.0], dtype=F16), argument="A"),
+        Case(a, "linear_score_complex_np", lambda: numeric.LinearScore(
+            _complex_np((1, 1)), [0.0]), argument="A"),
+        Case(a, "polynomial_score_nan", lambda: numeric.PolynomialScore([float("nan")]),
+             argument="coeffs"),
         Case(a, "tolerance_bad_device", lambda: numeric.tolerance(F64, "nope"),
              argument="device"),
         Case(a, "tolerance_float16", lambda: numeric.tolerance(F16), argument="dtype"),
@@ -477,6 +483,19 @@ def _score_identity(model: Any, x: torch.Tensor, t: torch.Tensor) -> torch.Tenso
 def _statistical(loss: Any = _sliced, **kw: Any) -> Any:
     return numeric.check_loss(loss, _score_identity, VP, statistical=True, n_samples=16,
                               n_models=3, **kw)
+
+
+def _time_eps_loss(model: Any, x0: torch.Tensor) -> torch.Tensor:
+    """A training step that draws t and ε itself from the global RNG (statistical='time')."""
+    t = 0.02 + 0.96 * torch.rand(x0.shape[0], dtype=x0.dtype)
+    a, s = VP.alpha(t)[:, None], VP.sigma(t)[:, None]
+    eps = torch.randn_like(x0)
+    return ((model(a * x0 + s * eps, t) - eps) ** 2).mean(-1)
+
+
+def _time_mode() -> Any:
+    return numeric.check_loss(_time_eps_loss, eps_to_score, VP, statistical="time",
+                              n_samples=16, n_models=2)
 
 
 def _same_in_threads(run: Callable[[], Any]) -> Callable[[], bool]:
@@ -602,6 +621,8 @@ def guard_cases() -> list[Case]:
         Case(a, "statistical_seed_2**64", lambda: _statistical(seed=BIG_SEED),
              argument="seed"),
         Case(a, "statistical_threads", _same_in_threads(_statistical), "ok",
+             check=lambda same: same is True, timeout=240),
+        Case(a, "time_threads", _same_in_threads(_time_mode), "ok",
              check=lambda same: same is True, timeout=240),
         Case(a, "coupled_threads", _same_in_threads(lambda: _check()), "ok",
              check=lambda same: same is True, timeout=240),

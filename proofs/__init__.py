@@ -19,6 +19,7 @@ from ._registry import ClosedForm as ClosedForm
 from ._registry import closed_form as closed_form
 from ._registry import derivation as derivation
 from ._registry import register_closed_form as register_closed_form
+from ._step import HYPOTHESES as HYPOTHESES
 from ._step import Derivation as Derivation
 from ._step import Step as Step
 from ._step import Verdict as Verdict
@@ -30,6 +31,7 @@ from . import catalogue  # noqa: F401  isort: skip
 __all__ = [
     "CLOSED_FORMS",
     "DERIVATIONS",
+    "HYPOTHESES",
     "Certificate",
     "ClosedForm",
     "Derivation",

@@ -13,7 +13,7 @@ import sympy as sp
 from ._check import check
 from ._errors import invalid
 from ._registry import DERIVATIONS
-from ._step import Derivation, Step, Verdict
+from ._step import HYPOTHESES, Derivation, Step, Verdict
 
 __all__ = ["Certificate", "StepResult", "certify"]
 
@@ -44,6 +44,11 @@ class Certificate:
         return all(r.verdict.ok for r in self.results)
 
     @property
+    def hypotheses(self) -> tuple[str, ...]:
+        """Every named hypothesis some proved step used: "proved" means "proved from these"."""
+        return tuple(sorted({h for r in self.results for h in r.verdict.hypotheses}))
+
+    @property
     def failures(self) -> tuple[StepResult, ...]:
         return tuple(r for r in self.results if not r.verdict.ok)
 
@@ -63,8 +68,17 @@ class Certificate:
                 mark = "PROVED " if r.verdict.ok else r.verdict.status.upper().ljust(7)
                 lines.append(f"  {mark} {r.step.name:<34} {r.verdict.method:<20} "
                              f"{r.verdict.seconds:6.3f} s  {r.step.justification}")
+                if r.verdict.hypotheses:
+                    lines.append(f"          from the stated hypotheses: "
+                                 f"{', '.join(r.verdict.hypotheses)}")
                 if not r.verdict.ok:
                     lines.append(f"          {r.verdict.detail}")
+            lines.append("")
+        used = self.hypotheses
+        if used:
+            lines.append("Hypotheses used (each stated by the steps that use it): " + "; ".join(
+                f"{name} ({sum(name in r.verdict.hypotheses for r in self.results)} steps): "
+                f"{HYPOTHESES[name]}" for name in used))
             lines.append("")
         proved = sum(r.verdict.ok for r in self.results)
         lines.append(f"{proved}/{len(self.results)} steps proved in {len(self._grouped())} "
@@ -85,6 +99,8 @@ class Certificate:
             for r in results:
                 claim = _latex_claim(r.step)
                 verdict = "proved" if r.verdict.ok else f"**{r.verdict.status}**"
+                if r.verdict.hypotheses:
+                    verdict += f" (from {', '.join(r.verdict.hypotheses)})"
                 out.append(f"| `{r.step.name}` | ${claim}$ | {r.step.justification} | {verdict} "
                            f"| `{r.verdict.method}` | {r.verdict.seconds:.3f} s |")
             out.append("")

@@ -13,7 +13,9 @@ in (x0, ε), so under common random numbers (the same ``manual_seed`` for every 
 * L(+1) − L(−1) = −4c·φ·(target − u*), whose mean is 0 for a correct loss since
   E[target | x_t, t] = u*; a paired two-sided z-test (|z| ≥ 5.3, false-alarm rate ≈ 1.2e-7 per
   direction under the normal approximation) catches a target or kernel that is off. The
-  directions are u* itself (a rescaling: power against a mis-scaled target), x_t, and random
+  directions are u* itself (a rescaling: power against a mis-scaled target), x_t, the change
+  of u* under a small change of log σ(t) and of log α(t) (power against a schedule mismatch:
+  bench/time_mode_power.py), and random
   networks;
 * L(+1) + L(−1) − 2L(0) = 2c‖φ‖² ≥ 0 on every draw: a negative value (beyond rounding) means the
   loss is not a squared error in the model output, which is reported without any statistics.
@@ -117,6 +119,15 @@ class _ExactPlusDirection(torch.nn.Module):
             step = u_star
         elif self.direction == "identity":
             step = xt
+        elif self.direction in ("log_sigma", "log_alpha"):
+            # ∂u*/∂log σ (or log α) by central differences: the change of the exact output under
+            # a small change of the schedule, the direction a schedule mismatch moves the target
+            h = 1e-3
+            up, down = (alpha, sigma * math.exp(h)), (alpha, sigma * math.exp(-h))
+            if self.direction == "log_alpha":
+                up, down = (alpha * math.exp(h), sigma), (alpha * math.exp(-h), sigma)
+            diff = (_exact_scores(self.mix, flat, *up) - _exact_scores(self.mix, flat, *down))
+            step = diff.reshape(xt.shape).to(xt) / (2 * h) / unit
         else:
             assert isinstance(self.direction, torch.nn.Module)
             step = self.direction(flat.to(xt), times.to(xt.dtype)).reshape(xt.shape)
@@ -148,9 +159,9 @@ def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
     """Paired CRN test that the exact score is a stationary point of E loss (module doc)."""
     g = torch.Generator().manual_seed(seed)
     flat_dim = math.prod(shape)
-    directions: list[torch.nn.Module | str] = ["scale", "identity"]
+    directions: list[torch.nn.Module | str] = ["scale", "identity", "log_sigma", "log_alpha"]
     directions += [random_score_network(seed + 100 + j, flat_dim, dtype=dtype, device=device)
-                   for j in range(max(n_models - 2, 1))]
+                   for j in range(max(n_models - 3, 1))]
     slope = torch.zeros(len(directions), replicates, dtype=torch.float64)
     varying, seen = False, set()
     curvature = torch.zeros_like(slope)
@@ -200,4 +211,5 @@ def check_time_sampling(loss: Callable[..., Any], to_score: Callable[..., Any],
                       matched=None, findings=tuple(findings), threshold=Z_THRESHOLD,
                       target=target, mode=f"statistical, t sampled by the loss (CRN, "
                       f"{replicates} paired replicates of {n_samples}, z threshold "
-                      f"{Z_THRESHOLD})")
+                      f"{Z_THRESHOLD}, largest |z| {float(z.abs().max()):.3g} of "
+                      f"{len(directions)} directions)")

@@ -516,3 +516,25 @@ def test_image_shaped_conv_models() -> None:
     report = check_training_step(step, eps_to_score, models=models, image_shape=(3, 8, 8))
     assert report.ok and report.residual <= EXACT, report.summary()
     assert math.isfinite(report.residual)
+
+
+def test_noise_re_paired_across_the_batch_has_no_per_sample_kernel() -> None:
+    """Immiscible-style assignment: each sample's noise is chosen using the whole batch."""
+    def step(model: Any, x0: Tensor) -> Tensor:
+        t = torch.rand(x0.shape[0], dtype=x0.dtype)
+        noise = torch.randn_like(x0)
+        order = torch.argsort(x0.sum(1))
+        noise = noise[torch.argsort(noise.sum(1))][torch.argsort(order)]
+        a, s = vp(t)
+        return ((model(col(a, x0) * x0 + col(s, x0) * noise, t) - noise) ** 2).sum(1)
+
+    report = check_training_step(step, eps_to_score)
+    assert not report.ok
+    assert "depends on the other samples of the batch" in report.summary()
+
+
+def test_a_float32_step_passes_with_float32_thresholds() -> None:
+    step = _eps_step(_time_draws(None)["rand"], _noise_draws(None)["randn_like"], "mean")
+    report = check_training_step(step, eps_to_score, dtype=torch.float32)
+    assert report.ok, report.summary()
+    assert report.residual < 1e-4

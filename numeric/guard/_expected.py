@@ -17,12 +17,17 @@ from ._weightings import LIKELIHOOD, WEIGHTINGS, Match, describe_power_law
 __all__ = ["expected_scale_value"]
 
 
-def expected_scale_value(value: Any) -> float | None:
-    """``expected_scale`` checked: None (shapes only) or a finite number > 0."""
+def expected_scale_value(value: Any, expected: Any = "given") -> float | None:
+    """``expected_scale`` checked: None (shapes only) or a finite number > 0, and only together
+    with an ``expected`` weighting."""
     from .._errors import invalid
 
     if value is None:
         return None
+    if expected is None:
+        raise invalid("expected_scale", f"got {value!r} without expected_weighting",
+                      "pass expected_weighting=<name or callable t -> λ(t)> as well (the scale "
+                      "is a multiple of it), or drop expected_scale")
     if isinstance(value, bool):
         raise invalid("expected_scale", f"got {value!r}", "pass a number c > 0 (λ(t) must be "
                       "c·expected_weighting(t); 1.0 for the formula itself) or None")

@@ -147,7 +147,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
             loss, to_score, mix, model_list, shape=shape, dtype=dtype, device=dev, seed=seed,
             n_samples=n_samples, target=target, low_precision=low_precision), loss, to_score)
     expected_name, expected_fn = _weighting_request(expected_weighting)
-    scale_asked = expected_scale_value(expected_scale)
+    scale_asked = expected_scale_value(expected_scale, expected_weighting)
     user_times = None if times is None else _as_times(times)
     kernel = resolve_schedule(schedule, times=user_times, sample_shape=shape, dtype=dtype,
                               device=dev)

@@ -87,6 +87,12 @@ def test_bad_expected_scale_names_the_argument(bad: Any) -> None:
                    n_samples=8)
 
 
+def test_expected_scale_without_a_weighting_names_the_argument() -> None:
+    ref = reference_loss("eps", VP)
+    with pytest.raises(numeric.InvalidArgument, match=r"`expected_scale`.*expected_weighting"):
+        check_loss(ref.loss, ref.to_score, VP, expected_scale=1.0, n_samples=8)
+
+
 def _velocity_case(alpha: Any, sigma: Any, dalpha: Any, dsigma: Any) -> tuple[Any, Any]:
     """Flow matching on the path x_t = α x0 + σ ε with target u = α̇ x0 + σ̇ ε; score from
     u = (α̇/α) x_t − σ(σ̇ − α̇σ/α)·s."""

@@ -287,17 +287,17 @@ def _classify(draws: list[Draw], batch: int, shape: tuple[int, ...]
     for draw in draws:
         per_sample = len(draw.shape) >= 1 and draw.shape[0] == batch
         numel = math.prod(draw.shape)
-        if per_sample and numel == batch and (d > 1 or draw.law != "normal"):
+        data_like = numel == batch * d and (d > 1 or (draw.shape == (batch, *shape)
+                                                      and draw.law == "normal"))
+        if per_sample and numel == batch and not data_like:
             times.append(draw)
-        elif per_sample and numel == batch * d:
+        elif per_sample and data_like:
             if draw.law != "normal":
                 raise invalid("step", f"draw {draw.index}, {draw.describe(batch, (batch, *shape))}"
                               f", is shaped like the data but {draw.law}, not Gaussian noise",
                               "the guard replays Gaussian noise (randn, randn_like, normal) and "
                               f"one per-sample time draw; otherwise {_TIME_MODE}")
             noises.append(draw)
-        elif per_sample and numel == batch and d == 1:
-            times.append(draw)
         else:
             raise invalid("step", f"draw {draw.index}, {draw.describe(batch, (batch, *shape))}, "
                           f"is neither one value per sample ([B] with B={batch}) nor shaped like "
@@ -405,6 +405,11 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
                         f"{residual:.2g} (measured α={float(alpha[i]):.4g}, "
                         f"σ={float(sigma[i]):.4g})")
     findings += coupled.findings
+    if residual > thr and kernel.nuisance:
+        findings.append("per-sample draws that do not change what the model receives were held "
+                        "fixed (" + ", ".join(f"draw {c.index}" for c in kernel.nuisance) + "): "
+                        "if they reweight or drop samples at random, the loss is correct only "
+                        f"in expectation; {_TIME_MODE}")
     if bool((lam <= 0).any()):
         i = int(lam.argmin())
         findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "

@@ -28,7 +28,7 @@ from ._common import _clock
 from ._evidence import _Compiler, _GiveUp, _point_text
 
 _SEED = 20250101
-_GATE_SECONDS = 0.1    # the most CPU the gate spends on one step
+_GATE_SECONDS = 0.08   # the most CPU the gate spends on one step
 _POINTS = 2            # points per stand-in family that must evaluate
 _QUAD_NODES = 96       # Gauss-Legendre nodes of the gate's quadrature (checked against 192)
 _REALS = [sp.Rational(n, d) for n, d in ((1, 2), (3, 2), (7, 3), (2, 5), (9, 7), (4, 1), (13, 4),

@@ -1,0 +1,221 @@
+"""The posterior-coupled rows for a measured kernel, and the step evaluated on them.
+
+Per time the Gaussian mixture's coupled set (shared/DESIGN.md §3) is built for the measured α and
+σ = ‖β‖; the combined noise ε is split over the K noise draws as z = β ε/‖β‖ ± (I − ββᵀ/‖β‖²) w,
+an antithetic pair, so that the posterior mean of anything affine in (x0, z_1..z_K) is exact.
+A scalar step loss is evaluated per sample with ``torch.func.vmap`` over batches of one (each
+sample's draws chosen), falling back to a loop; the first model's run also checks that the step
+reproduces the coupled x_t, is deterministic given its draws and reduces by a mean or a sum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._errors import SmeqError, invalid
+from .._mixture import GaussianMixture
+from ._intercept import DrawMode, Stop, fresh_values
+from ._step_kernel import _Kernel, _with_batch
+from ._step_replay import _TIME_MODE, RECORD_BATCH, _Mismatch, _Plan, _Runner, _Tap
+
+Tensor = torch.Tensor
+
+#: How far what the step feeds the model may be from the coupled x_t (relative), per dtype.
+REPRODUCE_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+#: A batch loss equals the mean or sum of its per-sample values to this relative accuracy: the
+#: rounding of a reduction over a batch in the loss's dtype.
+_REDUCE_RTOL = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+class _Coupled:
+    """The posterior-coupled rows for the measured kernel, mixed over times (module doc, 3)."""
+
+    def __init__(self, mix: GaussianMixture, k: _Kernel, n: int, g: torch.Generator,
+                 runner: _Runner) -> None:
+        self.k, self.runner = k, runner
+        self.findings: list[str] = []
+        n_noise = len(k.noises)
+        xs, y0s, zs, ws, scores = [], [], [], [], []
+        from .._coupling import coupled_batch
+
+        for i in range(k.alpha.numel()):
+            a, s = float(k.alpha[i]), float(k.sigma[i])
+            cb = coupled_batch(mix, a, s, n, generator=g)
+            eps = cb.eps                                      # [n, M, D]
+            bhat = (k.beta[i] / k.sigma[i]).reshape(1, 1, n_noise, 1)
+            z = bhat * eps[:, :, None, :]                     # [n, M, K, D]
+            y0, w = cb.x0, cb.weights
+            if n_noise > 1:
+                proj = torch.eye(n_noise, dtype=torch.float64) - bhat.reshape(-1, 1) * \
+                    bhat.reshape(1, -1)
+                white = torch.randn(z.shape, generator=g, dtype=torch.float64)
+                orth = torch.einsum("kl,nmld->nmkd", proj, white)
+                z = torch.stack((z + orth, z - orth), 2).flatten(1, 2)
+                y0 = y0.repeat_interleave(2, dim=1)
+                w = w.repeat_interleave(2, dim=1) / 2
+            xs.append(cb.xt)
+            y0s.append(y0)
+            zs.append(z)
+            ws.append(w)
+            scores.append(mix.score_t(cb.xt, a, s))
+        self.xt = torch.stack(xs)            # [T, n, D]
+        self.y0 = torch.stack(y0s)           # [T, n, M, D]
+        self.z = torch.stack(zs)             # [T, n, M, K, D]
+        self.weights = torch.stack(ws)       # [T, n, M]
+        self.score = torch.stack(scores)     # [T, n, D]
+        n_t, _, m, d = self.y0.shape
+        self.n_t, self.n, self.m = n_t, n, m
+        rows = n_t * n * m
+        self.perm = torch.randperm(rows, generator=g)
+        self.perm_xt = torch.randperm(n_t * n, generator=g)
+        group = torch.arange(n_t).repeat_interleave(n * m)[self.perm]
+        self.x0_rows = (self.y0.reshape(rows, d) / k.scale)[self.perm]
+        self.want = (self.xt[:, :, None, :] + k.offset[:, None, None, :]).expand(
+            n_t, n, m, d).reshape(rows, d)[self.perm]
+        self.values: dict[int, Tensor] = {}
+        for j, nd in enumerate(k.noises):
+            self.values[nd.index] = self.z[:, :, :, j, :].reshape(rows, d)[self.perm]
+        if k.time_draw is not None:
+            self.values[k.time_draw.index] = k.t_std[group]
+        fixed = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=g)))
+        for c in k.nuisance:
+            self.values[c.index] = fresh_values(_with_batch(c, rows), fixed)
+
+    def rows(self, lo: int, hi: int) -> tuple[Tensor, dict[int, Tensor]]:
+        return self.x0_rows[lo:hi], {i: v[lo:hi] for i, v in self.values.items()}
+
+    def average(self, per_row: Tensor) -> Tensor:
+        v = per_row.detach().to(torch.float64).cpu()
+        v = torch.empty_like(v).index_copy_(0, self.perm, v)
+        return (self.weights * v.reshape(self.n_t, self.n, self.m)).sum(-1)
+
+    def score_inputs(self) -> tuple[Tensor, Any]:
+        k, d = self.k, self.xt.shape[-1]
+        x = (self.xt + k.offset[:, None, :]).reshape(-1, d)[self.perm_xt]
+        x = x.reshape(-1, *k.x_shape).to(dtype=k.x_dtype, device=self.runner.device)
+        group = torch.arange(self.n_t).repeat_interleave(self.n)[self.perm_xt]
+        t = k.t_in
+        if isinstance(t, Tensor) and t.dim() >= 1 and t.shape[0] == self.n_t:
+            t = t.index_select(0, group.to(t.device))
+        return x, t
+
+    def sm(self, est: Tensor) -> Tensor:
+        v = est.detach().to(torch.float64).cpu().reshape(self.n_t * self.n, -1)
+        v = torch.empty_like(v).index_copy_(0, self.perm_xt, v)
+        return ((self.score - v.reshape(self.n_t, self.n, -1)) ** 2).sum(-1)
+
+
+def _evaluate(runner: _Runner, tap: _Tap, coupled: _Coupled, scalar: bool, batch: int, *,
+              first: bool) -> tuple[Tensor, str]:
+    """The step's loss per row for one model; for the first model also check that the step
+    reproduces the coupled x_t, is deterministic and (scalar) reduces by a mean or a sum."""
+    rows = coupled.x0_rows.shape[0]
+    parts: list[Tensor] = []
+    how = ""
+    for lo in range(0, rows, batch):
+        hi = min(lo + batch, rows)
+        x0_flat, draw_values = coupled.rows(lo, hi)
+        x0 = runner.x0(x0_flat)
+        if first:
+            tap.calls, tap.record = [], True
+        out = runner.call(tap, x0, draw_values)
+        tap.record = False
+        if first:
+            _check_reproduced(tap, coupled.want[lo:hi], coupled.k)
+            again = runner.call(tap, x0, draw_values)
+            if not _close(out, again):
+                raise invalid("step", "gave different losses on two replays with identical draws "
+                              f"({_num(out)} vs {_num(again)}): it depends on something besides "
+                              "torch's RNG (a NumPy Generator, a counter, global state)",
+                              f"make the step deterministic given its torch draws, or "
+                              f"{_TIME_MODE}")
+        if not isinstance(out, Tensor):
+            raise invalid("step", f"returned {type(out).__name__}", "return a tensor")
+        if not scalar:
+            if out.shape != (hi - lo,):
+                raise invalid("step", f"returned shape {list(out.shape)} for a batch of "
+                              f"{hi - lo}", "return a scalar or one loss per sample")
+            parts.append(out.detach().to(torch.float64).cpu())
+            how = "per-sample"
+            continue
+        vals_i, how = _per_sample(runner, tap, x0, draw_values)
+        if first:
+            whole = float(out)
+            mean, total = float(vals_i.mean()), float(vals_i.sum())
+            tol = _REDUCE_RTOL.get(out.dtype, 1e-2)
+            if not (_close_f(whole, mean, tol) or _close_f(whole, total, tol)):
+                coupled.findings.append(
+                    f"the batch loss {whole:.6g} is neither the mean ({mean:.6g}) nor the sum "
+                    f"({total:.6g}) of the per-sample losses on a mixed-t batch: the batch "
+                    "reduction mixes samples (a broadcast across the batch axis?)")
+        parts.append(vals_i)
+    vals = torch.cat(parts)
+    if not bool(torch.isfinite(vals).all()):
+        raise invalid("step", "returned NaN or inf", "check the loss on the guard's batch "
+                      "(a division by σ(t), log of 0)")
+    return vals, how
+
+
+def _per_sample(runner: _Runner, tap: _Tap, x0: Tensor, vals: dict[int, Tensor]
+                ) -> tuple[Tensor, str]:
+    keys = sorted(vals)
+
+    def one(x: Tensor, *v: Tensor) -> Tensor:
+        plan = _Plan(runner.expected, 1, {i: t.unsqueeze(0) for i, t in zip(keys, v,
+                                                                            strict=True)},
+                     RECORD_BATCH)
+        with DrawMode(plan):
+            out = runner.step(tap, x.unsqueeze(0))
+        return out.reshape(())
+
+    try:
+        with torch.no_grad():
+            got = torch.func.vmap(one, randomness="error")(x0, *(vals[i] for i in keys))
+        return got.detach().to(torch.float64).cpu(), "scalar, per sample via vmap"
+    except (Stop, SmeqError):
+        raise
+    except (Exception, _Mismatch):  # any vmap limitation falls back to a loop
+        pass
+    out = []
+    for r in range(x0.shape[0]):
+        v = runner.call(tap, x0[r:r + 1], {i: vals[i][r:r + 1] for i in keys})
+        out.append(float(v))
+    return torch.tensor(out, dtype=torch.float64), "scalar, per sample by a loop"
+
+
+def _check_reproduced(tap: _Tap, want: Tensor, k: _Kernel) -> None:
+    if not tap.calls:
+        raise invalid("step", "did not call the model on a replay", "call the model once per "
+                      "step")
+    got = tap.calls[0][0].detach().to(torch.float64).cpu().reshape(want.shape)
+    err = float((got - want).abs().max()) / max(float(want.abs().max()), 1e-300)
+    tol = REPRODUCE_RTOL[torch.float32 if k.low_precision or k.x_dtype != torch.float64
+                         else torch.float64]
+    if err > tol:
+        raise invalid("step", f"fed the model an x_t that differs from the coupled one by "
+                      f"{err:.2g} relative on a full batch, although its kernel was probed on "
+                      "one sample per time: the noising of a sample depends on more than its own"
+                      " draws (the batch size or other samples)",
+                      f"noise each sample from its own draws, or {_TIME_MODE}")
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.shape != b.shape:
+            return False
+        scale = max(float(a.detach().abs().max()) if a.numel() else 0.0, 1e-300)
+        return float((a.detach() - b.detach()).abs().max()) <= 1e-12 * scale
+    return bool(a == b)
+
+
+def _close_f(a: float, b: float, rtol: float) -> bool:
+    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, Tensor):
+        return f"{float(v.detach().double().reshape(-1)[0]):.17g}" if v.numel() else "[]"
+    return repr(v)

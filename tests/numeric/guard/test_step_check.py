@@ -50,8 +50,9 @@ def _time_draws(g: torch.Generator | None) -> dict[str, Callable[[Tensor], Tenso
     return {
         "rand": lambda x0: torch.rand(x0.shape[0], dtype=x0.dtype, **kw),
         "rand-size-tuple": lambda x0: torch.rand((x0.shape[0], 1), dtype=x0.dtype, **kw)[:, 0],
-        "rand_like": lambda x0: torch.rand_like(x0[:, 0]) if g is None else
-        torch.rand(x0.shape[0], **kw).to(x0.dtype),
+        "rand_like": lambda x0: torch.rand_like(x0[:, 0], **kw),
+        "randint": lambda x0: torch.randint(1, 1000, (x0.shape[0],), **kw).to(x0.dtype) / 1000,
+        "randint_like": lambda x0: torch.randint_like(x0[:, 0], 1, 1000, **kw) / 1000,
         "uniform_": lambda x0: torch.empty(x0.shape[0], dtype=x0.dtype).uniform_(0.0, 1.0, **kw),
         "randn-quantile": lambda x0: torch.special.ndtr(torch.randn(x0.shape[0], dtype=x0.dtype,
                                                                     **kw)),
@@ -66,8 +67,8 @@ def _noise_draws(g: torch.Generator | None) -> dict[str, Callable[[Tensor], Tens
     kw: dict[str, Any] = {} if g is None else {"generator": g}
     return {
         "randn": lambda x0: torch.randn(x0.shape, dtype=x0.dtype, **kw),
-        "randn_like": lambda x0: torch.randn_like(x0) if g is None else
-        torch.randn(*x0.shape, dtype=x0.dtype, **kw),
+        "randn_like": lambda x0: torch.randn_like(x0, **kw),
+        "randn-varargs": lambda x0: torch.randn(*x0.shape, dtype=x0.dtype, **kw),
         "normal-size": lambda x0: torch.normal(0.0, 1.0, x0.shape, dtype=x0.dtype, **kw),
         "normal-tensor": lambda x0: torch.normal(torch.zeros_like(x0), 1.0, **kw),
         "normal_": lambda x0: torch.empty_like(x0).normal_(0.0, 1.0, **kw),

@@ -20,13 +20,12 @@ Status = Literal["proved", "refuted", "undecided"]
 
 #: The named regularity hypotheses a step may state. The checker uses a rewrite that needs one of
 #: them only when the step states it, and lists in ``Verdict.hypotheses`` every one it used, so
-#: "proved" always reads "proved from these stated hypotheses".
+#: "proved" always reads "proved from these stated hypotheses". (The order of integration is
+#: exchanged only where the checker itself shows the integrand nonnegative: Tonelli.)
 HYPOTHESES = {
     "leibniz": "differentiation under the integral sign: the integrand's derivative in the "
                "parameter is dominated by an integrable function (dominated convergence; "
                "Leibniz's rule)",
-    "fubini": "the integrand is absolutely integrable over the product domain, so the order of "
-              "integration may be exchanged (Fubini's theorem)",
 }
 
 

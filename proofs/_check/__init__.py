@@ -8,8 +8,10 @@ An equality is *proved* only by an exact route (no ``simplify``, no floats), che
    numerator with each radical eliminated by its defining polynomial;
 2. ``exact:linearity``: integrals and sums are canonicalised by linearity (split over the terms
    of the expanded integrand, factors free of the bound variables pulled out, iterated integrals
-   over fixed limits joined by Fubini) and the rest is 0 by route 1; or integrals over one domain
-   are merged and their merged integrand is 0;
+   joined in their stated order, the order exchanged only for a manifestly nonnegative integrand
+   (Tonelli), bound variables renamed canonically, Gaussian integrals and polynomial sums by
+   rule) and the rest is 0 by route 1; or integrals over one domain are merged and their merged
+   integrand is 0;
 3. ``exact:log``: both sides are products of positive factors and their logarithms agree;
 4. ``exact:rational``: ``lhs - rhs`` has rational normal form 0 (SymPy ``cancel``);
 5. ``exact:trig``: trigonometric and hyperbolic functions are rewritten as exponentials.
@@ -26,9 +28,9 @@ Soundness, before and after the routes:
   symbols, ``Limit`` other than "exponential beats power", derivatives of Abs/Max/Piecewise/...)
   and renames apart distinct symbols that share a name;
 * every rewrite checks its condition (:mod:`._forms`, :mod:`._calculus`): integer powers only
-  when splitting exponentials, no exchange of the order of integration, derivatives under an
-  integral only with the stated hypothesis ``"leibniz"``; ``Verdict.hypotheses`` lists those
-  used;
+  when splitting exponentials, the order of integration exchanged only under Tonelli,
+  derivatives under an integral only with the stated hypothesis ``"leibniz"``;
+  ``Verdict.hypotheses`` lists those used;
 * the refutation gate (:mod:`._gate`) evaluates the step as written at random points of the
   assumption region, in complex arithmetic, before any ``ok = True``; a mismatch makes the
   verdict refuted. It can only block.

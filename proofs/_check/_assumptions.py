@@ -45,6 +45,7 @@ class _Context:
 
 def _apply_assumptions(step: Step) -> tuple[Any, Any, Any, _Context]:
     context = _Context()
+    context.hypotheses = tuple(step.hypotheses)
     facts: dict[sp.Symbol, dict[str, bool]] = {}
     substitutions: dict[sp.Basic, sp.Basic] = {}
     for assumption in step.assumptions:

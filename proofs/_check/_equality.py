@@ -80,7 +80,8 @@ def _reduces_to_zero(diff: sp.Expr, constraints: list[sp.Expr]) -> bool:
 
 
 def _equal_by(lhs: sp.Expr, rhs: sp.Expr, deadline: float | None = None,
-              rewrites: tuple[tuple[sp.Expr, sp.Expr], ...] = ()) -> str | None:
+              rewrites: tuple[tuple[sp.Expr, sp.Expr], ...] = (),
+              context: _Context | None = None) -> str | None:
     """The name of the first exact route that proves lhs == rhs, or None.
 
     Routes are tried cheapest first; after ``deadline`` (a ``_clock()`` value) no
@@ -125,7 +126,7 @@ def _check_equality(lhs: Any, rhs: Any, context: _Context) -> Verdict:
     deadline = _clock() + _ROUTE_SECONDS
     for index, (left, right) in enumerate(zip(_scalar_entries(lhs), _scalar_entries(rhs),
                                               strict=True)):
-        method = _equal_by(left, right, deadline, tuple(context.rewrites))
+        method = _equal_by(left, right, deadline, tuple(context.rewrites), context)
         if method is None:
             where = f" (entry {index})" if isinstance(lhs, sp.MatrixBase) else ""
             return _undecided_equality(left, right, context, where)

@@ -102,7 +102,9 @@ def _canonical_limits(expr: Any) -> Any:
 def _expand_limits(expr: Any) -> Any:
     """Linearity, fully: split every integral/sum over the terms of its expanded integrand and
     pull out each term's factors free of the bound variables (innermost nodes first), so that
-    the remaining nodes are canonical generators of a rational function."""
+    the remaining nodes are canonical generators of a rational function. The order of
+    integration is kept, unless the integrand is manifestly nonnegative: then Tonelli's theorem
+    (Folland, *Real Analysis*, Thm. 2.37) lets a multiple integral over fixed limits sort them."""
 
     def fixed(limits: tuple[Any, ...]) -> bool:
         bound = {limit[0] for limit in limits}
@@ -114,17 +116,22 @@ def _expand_limits(expr: Any) -> Any:
         if isinstance(node, sp.Sum) and _small_finite(node.limits):
             return _fast_expand(node.doit(deep=False))
         body = _fast_expand(_split_exponentials(node.function))
+        # Tonelli needs the whole integrand nonnegative, not just each term of its expansion
+        # (a sign-changing integrand splits into pieces that may each be infinite)
+        sortable = isinstance(node, sp.Integral) and _tonelli(node.function, node.limits)
         total = sp.Integer(0)
         for term in sp.Add.make_args(body):
             outside, inside = term.as_independent(*variables, as_Add=False)
             limits = node.limits
             inner = [f for f in sp.Mul.make_args(inside) if isinstance(f, node.func)]
             if isinstance(node, sp.Integral) and len(inner) == 1:
-                # Fubini: an iterated integral over fixed limits is one multiple integral
+                # an iterated integral is one multiple integral, in the same order
                 rest = inside / inner[0]
                 inner_bound = {limit[0] for limit in inner[0].limits}
                 if not rest.free_symbols & inner_bound and fixed(inner[0].limits + limits):
                     inside, limits = inner[0].function * rest, inner[0].limits + limits
+            if sortable and len(limits) > 1 and fixed(limits) and _tonelli(inside, limits):
+                limits = tuple(sorted(limits, key=sp.default_sort_key))
             if isinstance(node, sp.Integral) and all(
                     len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo for lim in limits):
                 value = iterated_gaussian(inside, limits)
@@ -146,6 +153,14 @@ def _expand_limits(expr: Any) -> Any:
     prefix = fresh_prefix(expr)
     return canonical_bound(expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon),
                            prefix)
+
+
+def _tonelli(integrand: sp.Expr, limits: tuple[Any, ...]) -> bool:
+    """The integrand is manifestly nonnegative on real ordered ranges (Tonelli applies)."""
+    from ._assumptions import _Context
+    from ._inequality import _nonnegative
+
+    return _nonnegative(sp.Integral(integrand, *limits), _Context())
 
 
 def _small_finite(limits: tuple[Any, ...]) -> bool:

@@ -132,7 +132,7 @@ def _check_inequality(small: sp.Expr, big: sp.Expr, witness: Any, context: _Cont
     gap = big - small
     gap_name = f"{names[1]} - {names[0]}"
     if witness is not None:
-        route = _equal_by(gap, witness, None, tuple(context.rewrites))
+        route = _equal_by(gap, witness, None, tuple(context.rewrites), context)
         if route is None:
             outright = _undecided_inequality(small, big, context, "and the witness is not "
                                              f"equal to {gap_name}", names)

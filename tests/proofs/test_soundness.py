@@ -95,6 +95,16 @@ def test_contradictory_assumptions_raise(assumptions: tuple[sp.Basic, ...]) -> N
         check(Step("s", x, x + 1, assumptions=assumptions))
 
 
+def test_order_of_integration_exchanged_only_under_tonelli() -> None:
+    g = sp.Function("g", real=True)
+    def swapped(body: sp.Expr) -> Step:
+        return Step("s", sp.Integral(body, (x, 0, 1), (y, 0, 2)),
+                    sp.Integral(body, (y, 0, 2), (x, 0, 1)))
+    assert check(swapped(g(x, y) ** 2)).ok                      # nonnegative: Tonelli
+    assert not check(swapped(g(x, y))).ok                       # sign unknown: undecided
+    assert not check(swapped(g(x, y) ** 2 - g(y, x) ** 2)).ok   # pieces may be infinite
+
+
 def test_unknown_hypothesis_raises() -> None:
     with pytest.raises(proofs.InvalidStep, match="hypotheses"):
         check(Step("s", x, x, hypotheses=("dominated",)))

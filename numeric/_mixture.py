@@ -245,9 +245,11 @@ class GaussianMixture(FrozenDistribution):
         post_eig = self._eigvals * (s / sd) ** 2                  # eigenvalues of C_k
         logws, means, noise = [], [], []
         for block in _blocks(x, self.n_components * self.dim):
-            u = self._rotate_in(block.unsqueeze(-2) - a * self._means) / sd  # S_k^{-1/2}(x − αμ)
+            z = self._rotate_in(block.unsqueeze(-2) - a * self._means)       # Uᵀ(x − αμ)
+            u = z / sd                                                       # whitened
             logws.append(self._log_joint(u, sd)[0])
-            means.append(self._means + self._rotate_out(shrink * self._eig_sd * u))
+            # αλ/(α²λ + σ²)·z, as (shrink·√λ/sd)·z: finite even where z/sd overflows.
+            means.append(self._means + self._rotate_out((shrink * self._eig_sd / sd) * z))
             noise.append(self._rotate_out((s / sd) * u))
         log_w = torch.log_softmax(_cat(logws, lead), -1)
         if self._eigvecs is None:
@@ -396,14 +398,30 @@ def relative_quadratic(u: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
     the sums never overflow; the differences are scaled back and may become +inf (weight 0) but
     never NaN.
     """
+    finite = torch.isfinite(u.detach()).all(-1)                         # [..., K]
+    if not bool(finite.all()):
+        # x is more than ~1e308 standard deviations from a component: its weight is then only
+        # decidable if it is the only component (weight 1); otherwise refuse, never guess.
+        if u.shape[-2] > 1:
+            raise invalid("xt", "is further than float64 can measure from the components "
+                          "(distances beyond 1e308 standard deviations): the posterior weights "
+                          "are not representable", "use a larger σ or points closer to the data")
+        u = torch.nan_to_num(u, posinf=torch.finfo(u.dtype).max,
+                             neginf=-torch.finfo(u.dtype).max)
+        inf_base = ~finite[..., 0]
+    else:
+        inf_base = None
     top = u.detach().abs().amax(dim=(-2, -1))
-    _, exponent = torch.frexp(top)
-    scale = torch.ldexp(torch.ones_like(top), exponent).clamp_min(
+    _, exponent = torch.frexp(top)  # top < 2**exponent; 2**(exponent − 1) is always finite
+    scale = torch.ldexp(torch.ones_like(top), exponent - 1).clamp_min(
         torch.finfo(u.dtype).tiny)[..., None]
-    q = ((u / scale[..., None]) ** 2).sum(-1)                        # [..., K], each <= d
+    q = ((u / scale[..., None]) ** 2).sum(-1)                        # [..., K], each <= 4d
     q_min = q.amin(-1, keepdim=True)
     rel = offset - 0.5 * ((q - q_min) * scale) * scale
-    return rel, (-0.5 * (q_min * scale) * scale).squeeze(-1)
+    base = (-0.5 * (q_min * scale) * scale).squeeze(-1)
+    if inf_base is not None:
+        base = torch.where(inf_base, torch.full_like(base, -math.inf), base)
+    return rel, base
 
 
 def _cat(parts: list[Tensor], lead: tuple[int, ...]) -> Tensor:

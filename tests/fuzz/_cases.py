@@ -21,6 +21,18 @@ F64, F32, F16 = torch.float64, torch.float32, torch.float16
 BIG_SEED = 2**64
 
 
+def _absent_device() -> str:
+    """An accelerator type torch reports absent here (CUDA on a CPU machine; else another)."""
+    for kind in ("cuda", "xpu", "mps"):
+        backend = getattr(torch, kind, None)
+        if backend is None or not backend.is_available():
+            return kind
+    return "cuda:99"
+
+
+ABSENT = _absent_device()
+
+
 def _mix2(dtype: torch.dtype = F64) -> GaussianMixture:
     return GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [1.0, 1.0], dtype=dtype)
 
@@ -98,7 +110,7 @@ def mixture_cases() -> list[Case]:
                                                        [[[1.0, 2.0], [2.0, 1.0]]]),
              argument="covs"),
         Case(a, "device_cuda_absent", lambda: GaussianMixture([1.0], [[0.0]], [1.0],
-                                                              device="cuda:0"),
+                                                              device=ABSENT),
              argument="device"),
         Case(a, "device_bogus", lambda: GaussianMixture([1.0], [[0.0]], [1.0], device="nope"),
              argument="device"),
@@ -190,7 +202,7 @@ def empirical_cases() -> list[Case]:
         Case(a, "weights_wrong_size", lambda: EmpiricalDistribution([[0.0], [1.0]],
                                                                     weights=[1.0]),
              argument="weights"),
-        Case(a, "device_cuda_absent", lambda: EmpiricalDistribution([[0.0]], device="cuda"),
+        Case(a, "device_cuda_absent", lambda: EmpiricalDistribution([[0.0]], device=ABSENT),
              argument="device"),
         Case(a, "score_xt_complex_np", lambda: _emp().score_t(_complex_np((1, 1)), 1, 1),
              argument="xt"),
@@ -369,7 +381,7 @@ def estimators_cases() -> list[Case]:
         Case(a, "network_bad_activation", lambda: numeric.random_score_network(
             0, 2, activation=["tanh"]), argument="activation"),
         Case(a, "network_device_cuda", lambda: numeric.random_score_network(
-            0, 2, device="cuda"), argument="device"),
+            0, 2, device=ABSENT), argument="device"),
         Case(a, "linear_score_float16_overflow", lambda: numeric.LinearScore(
             [[1e6]], [0.0], dtype=F16), argument="A"),
         Case(a, "linear_score_complex_np", lambda: numeric.LinearScore(
@@ -572,7 +584,7 @@ def guard_cases() -> list[Case]:
              check=_inplace_finding),
         Case(a, "seed_2**64", lambda: _check(seed=BIG_SEED), argument="seed"),
         Case(a, "seed_negative", lambda: _check(seed=-1), argument="seed"),
-        Case(a, "device_cuda_absent", lambda: _check(device="cuda"), argument="device"),
+        Case(a, "device_cuda_absent", lambda: _check(device=ABSENT), argument="device"),
         Case(a, "image_shape_str", lambda: _check(image_shape="abc"),
              argument="image_shape"),
         Case(a, "image_shape_float", lambda: _check(image_shape=(1.5, 2)),
@@ -709,7 +721,7 @@ def cli_cases() -> list[Case]:
              check=usage_error),
         Case(a, "verify_threads_0", _verify("--threads", "0"), "ok", check=usage_error),
         Case(a, "verify_only_bogus", _verify("--only", "bogus"), "ok", check=usage_error),
-        Case(a, "verify_device_cuda", _verify("--device", "cuda"), "ok",
+        Case(a, "verify_device_cuda", _verify("--device", ABSENT), "ok",
              check=usage_error),
         Case(a, "prove_only_bogus", _prove("--only", "bogus"), "ok", check=usage_error),
         Case(a, "prove_markdown_dir", _prove("--only", "sm_dsm[any-p0-1d]", "--markdown",
@@ -729,7 +741,7 @@ def cli_cases() -> list[Case]:
         Case(a, "guard_dim_0", _guard("--dim", "0"), "ok", check=usage_error),
         Case(a, "guard_image_shape_abc", _guard("--image-shape", "abc"), "ok",
              check=usage_error),
-        Case(a, "guard_device_cuda", _guard("--device", "cuda"), "ok", check=usage_error),
+        Case(a, "guard_device_cuda", _guard("--device", ABSENT), "ok", check=usage_error),
         Case(a, "guard_times_abc", _guard("--times", "a,b"), "ok", check=usage_error),
         Case(a, "guard_n_samples_1", _guard("--n-samples", "1"), "ok", check=usage_error),
         Case(a, "guard_bogus_loss", lambda: cli(["guard", "nosuchmod:loss", "--to-score",
@@ -819,14 +831,14 @@ def strategies_cases() -> list[Case]:
         Case(a, "ill_conditioned_full", lambda: _valid_mixtures(_draws(sst.gaussian_mixtures(
             min_std=1e-6, max_std=1e6, covariance="full"), 20)), "ok_or_error", check=bool,
             error=err),
-        Case(a, "device_cuda_absent", lambda: _draws(sst.gaussian_mixtures(device="cuda")),
+        Case(a, "device_cuda_absent", lambda: _draws(sst.gaussian_mixtures(device=ABSENT)),
              error=err),
         Case(a, "kinds_unhashable", lambda: sst.noise_schedules(kinds=[["ve"]]), error=err),
         Case(a, "kinds_int", lambda: sst.noise_schedules(kinds=5), error=err),
         Case(a, "activations_unhashable", lambda: sst.score_networks(
             2, activations=[["tanh"]]), error=err),
         Case(a, "activations_int", lambda: sst.score_networks(2, activations=3), error=err),
-        Case(a, "networks_device_cuda", lambda: _draws(sst.score_networks(2, device="cuda")),
+        Case(a, "networks_device_cuda", lambda: _draws(sst.score_networks(2, device=ABSENT)),
              error=err),
         Case(a, "covariance_unhashable", lambda: sst.gaussian_mixtures(covariance=["full"]),
              error=err),

@@ -179,20 +179,21 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         i = int(lam.argmin())
         findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "
                         "the loss does not decrease as the model approaches the true score")
+    g2 = None
     if schedule is not None:
-        more_notes, more_findings = _schedule_check(schedule, kernel, shape, dtype, dev)
+        more_notes, more_findings, g2 = _schedule_check(schedule, kernel, shape, dtype, dev)
         notes += more_notes
         findings += more_findings
     mrtol = MATCH_RTOL.get(dtype, 0.05)
     matched: Match | None = None
     if not findings:
-        matched = match_weighting(lam, alpha, sigma, g2=None, rtol=mrtol, prefer=expected_name)
+        matched = match_weighting(lam, alpha, sigma, g2=g2, rtol=mrtol, prefer=expected_name)
     expected_text = None
     if expected_name is not None:
         expected_text = _expected_text(expected_name, expected_fn)
         if not findings:
             t_tensor = torch.tensor(t_list, dtype=torch.float64)
-            findings += _check_expected(lam, t_tensor, alpha, sigma, None, expected_name,
+            findings += _check_expected(lam, t_tensor, alpha, sigma, g2, expected_name,
                                         expected_fn, matched, mrtol, None, flat)
     return LossReport(
         ok=not findings, weighting=dict(zip(t_list, lam.tolist(), strict=True)),

@@ -233,8 +233,30 @@ def _t_values(t_in: Any, t_std: Tensor, n_t: int) -> list[float]:
 
 
 def _schedule_check(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: torch.dtype,
+                    device: torch.device) -> tuple[list[str], list[str], Tensor | None]:
+    """(notes, findings, g²): the measured kernel against a user's schedule in words, and the
+    schedule's g²(t) at the step's times when the two agree exactly (for the likelihood
+    weighting)."""
+    from ._probe import resolve_schedule
+
+    notes, findings = _schedule_words(schedule, k, shape, dtype, device)
+    g2 = None
+    if notes and notes[0].startswith(AGREES) and "x0 is mapped" not in notes[0]:
+        kern = resolve_schedule(schedule, times=None, sample_shape=shape, dtype=dtype,
+                                device=device)
+        if kern.g2 is not None and not kern.discrete:
+            try:
+                g2 = kern.g2(torch.tensor(k.t_values, dtype=torch.float64)).double().cpu()
+            except Exception:  # a schedule without g² just skips that weighting
+                g2 = None
+    return notes, findings, g2
+
+
+AGREES = "the measured kernel agrees with the schedule"
+
+
+def _schedule_words(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: torch.dtype,
                     device: torch.device) -> tuple[list[str], list[str]]:
-    """The measured kernel against a user's schedule, in words (module doc)."""
     from ._probe import resolve_schedule
 
     t = torch.tensor(k.t_values, dtype=torch.float64)
@@ -270,7 +292,7 @@ def _schedule_check(schedule: Any, k: _Kernel, shape: tuple[int, ...], dtype: to
         return f"; x0 is mapped to {r:.4g}·x0 + {c0:.4g} (mean over elements) before noising"
 
     if agree(sigma, ss) and const_ratio(alpha, sa) is not None:
-        return [f"the measured kernel agrees with the schedule (α, σ at {at}, ...)"
+        return [f"{AGREES} (α, σ at {at}, ...)"
                 + x0_map(sa)], []
     ratio = const_ratio(sigma / alpha, ss / sa)
     if ratio is not None and abs(ratio - 1) <= SCHEDULE_RTOL:

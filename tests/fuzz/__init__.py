@@ -5,4 +5,19 @@ naming the argument and the fix), ``crash`` (any other exception, or a misleadin
 ``silent`` (a wrong answer, NaN or a warning instead of an error), ``hang`` (no answer within the
 case's timeout) or ``state`` (global RNG, the caller's tensors or an immutable object changed).
 ``python -m tests.fuzz`` prints the count per class; the tests assert ``good`` for every case.
+
+Measured with ``python -m tests.fuzz`` (231 explicit cases), on the code before issue 12's fixes
+(commit ca5d3a8 with this harness copied in) and after:
+
+=========  ====  =====  ======  ====  =====
+           good  crash  silent  hang  state
+=========  ====  =====  ======  ====  =====
+before       97     56      72     0      6
+after       231      0       0     0      0
+=========  ====  =====  ======  ====  =====
+
+The Hypothesis properties in the ``test_<area>.py`` files (``tox -e fuzz`` runs them with the
+``thorough`` profile) failed 8 of 12 before and found three more defects while the fixes went in
+(cosine offsets ≳ 1e154, an overflowing estimator mean, posterior means beyond 1e308 standard
+deviations).
 """

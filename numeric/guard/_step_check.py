@@ -43,7 +43,7 @@ from ._inputs import (
 )
 from ._problem import _fit, _scores
 from ._report import LossReport
-from ._step_coupled import _Coupled, _evaluate
+from ._step_coupled import _Coupled, _evaluate, _evaluate_per_xt, _NoVmap
 from ._step_kernel import _Kernel, _probe_kernel, _schedule_check
 from ._step_replay import (
     _STEP_SIG,
@@ -144,13 +144,11 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
     thr = rtol if rtol is not None else STEP_RTOL.get(dtype, 0.05)
     if kernel.low_precision:
         thr = rtol if rtol is not None else STEP_RTOL[torch.float32]
-    ls, ss, how = [], [], ""
-    xt_s, t_s = coupled.score_inputs()
-    for j, tap in enumerate(taps):
-        vals, how = _evaluate(runner, tap, coupled, scalar, bs, first=j == 0)
-        ls.append(coupled.average(vals))
-        est = _scores(to_score, tap, xt_s, t_s)
-        ss.append(coupled.sm(est))
+    try:
+        ls, ss, how = _evaluate_models(runner, taps, coupled, to_score, scalar, bs)
+    except _NoVmap:  # a scalar step vmap cannot run: equal weights, one call per x_t
+        coupled = _Coupled(mix, kernel, n_samples, g, runner, equal=True)
+        ls, ss, how = _evaluate_models(runner, taps, coupled, to_score, scalar, bs)
     dl = torch.stack([v - ls[0] for v in ls[1:]])
     ds = torch.stack([v - ss[0] for v in ss[1:]])
     if not bool((ds != 0).any()):
@@ -206,6 +204,23 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         threshold=thr, target=target, residuals=dict(zip(t_list, res.tolist(), strict=True)),
         mode=f"posterior-coupled, intercepted step ({'; '.join(kernel.draw_text)}), loss {how}",
         draws=tuple(kernel.draw_text))
+
+
+def _evaluate_models(runner: _Runner, taps: list[_Tap], coupled: _Coupled,
+                     to_score: Callable[..., Any], scalar: bool, batch: int
+                     ) -> tuple[list[Tensor], list[Tensor], str]:
+    """L̄_j(x_t) and S_j(x_t), [T, n] each, for every model."""
+    ls, ss, how = [], [], ""
+    xt_s, t_s = coupled.score_inputs()
+    for j, tap in enumerate(taps):
+        if coupled.equal:
+            avg, how = _evaluate_per_xt(runner, tap, coupled, first=j == 0)
+        else:
+            vals, how = _evaluate(runner, tap, coupled, scalar, batch, first=j == 0)
+            avg = coupled.average(vals)
+        ls.append(avg)
+        ss.append(coupled.sm(_scores(to_score, tap, xt_s, t_s)))
+    return ls, ss, how
 
 
 def _failed(target: str, findings: list[str], k: _Kernel, notes: list[str],

@@ -34,9 +34,10 @@ class _Coupled:
     """The posterior-coupled rows for the measured kernel, mixed over times (module doc, 3)."""
 
     def __init__(self, mix: GaussianMixture, k: _Kernel, n: int, g: torch.Generator,
-                 runner: _Runner) -> None:
-        self.k, self.runner = k, runner
+                 runner: _Runner, *, equal: bool = False) -> None:
+        self.k, self.runner, self.equal = k, runner, equal
         self.findings: list[str] = []
+        self.reduction = ""
         n_noise = len(k.noises)
         xs, y0s, zs, ws, scores = [], [], [], [], []
         from .._coupling import coupled_batch
@@ -44,10 +45,11 @@ class _Coupled:
         for i in range(k.alpha.numel()):
             a, s = float(k.alpha[i]), float(k.sigma[i])
             cb = coupled_batch(mix, a, s, n, generator=g)
-            eps = cb.eps                                      # [n, M, D]
+            y0, w, eps = cb.x0, cb.weights, cb.eps            # [n, M, D], [n, M], [n, M, D]
+            if equal:
+                y0, w, eps = _equal_weights(cb.xt, y0, w, a, s, g)
             bhat = (k.beta[i] / k.sigma[i]).reshape(1, 1, n_noise, 1)
             z = bhat * eps[:, :, None, :]                     # [n, M, K, D]
-            y0, w = cb.x0, cb.weights
             if n_noise > 1:
                 proj = torch.eye(n_noise, dtype=torch.float64) - bhat.reshape(-1, 1) * \
                     bhat.reshape(1, -1)
@@ -71,6 +73,9 @@ class _Coupled:
         rows = n_t * n * m
         self.perm = torch.randperm(rows, generator=g)
         self.perm_xt = torch.randperm(n_t * n, generator=g)
+        self.mixed = self.perm        # the order of a mixed-t batch, for the batch checks
+        if equal:                     # rows grouped by x_t: one call per x_t (module doc)
+            self.perm = torch.arange(rows)
         group = torch.arange(n_t).repeat_interleave(n * m)[self.perm]
         self.x0_rows = (self.y0.reshape(rows, d) / k.scale)[self.perm]
         self.want = (self.xt[:, :, None, :] + k.offset[:, None, None, :]).expand(
@@ -108,6 +113,84 @@ class _Coupled:
         return ((self.score - v.reshape(self.n_t, self.n, -1)) ** 2).sum(-1)
 
 
+def _equal_weights(xt: Tensor, x0: Tensor, w: Tensor, a: float, s: float,
+                   g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """An equal-weight set with the same posterior mean: M/2 draws from the weighted set and their
+    reflections through the posterior mean m(x_t). Anything affine in x0 still averages to its
+    exact posterior value, which is all the check needs (DESIGN.md §3)."""
+    _, m_pts, d = x0.shape
+    mean = (w[..., None] * x0).sum(1, keepdim=True)                  # [n, 1, D]
+    half = max(m_pts // 2, 1)
+    idx = torch.multinomial(w, half, replacement=True, generator=g)   # [n, half]
+    dev = torch.gather(x0, 1, idx[..., None].expand(-1, -1, d)) - mean
+    y0 = torch.cat((mean + dev, mean - dev), 1)
+    eps = (xt[:, None, :] - a * y0) / s
+    return y0, torch.full(y0.shape[:2], 1.0 / y0.shape[1], dtype=w.dtype), eps
+
+
+class _NoVmap(Exception):
+    """vmap could not evaluate a scalar step per sample: use one call per x_t instead."""
+
+
+def _evaluate_per_xt(runner: _Runner, tap: _Tap, coupled: _Coupled, *,
+                     first: bool) -> tuple[Tensor, str]:
+    """L̄(x_t) [T, n] of a scalar step from one call per x_t on its equal-weight rows (the
+    reduction, mean or sum, read off a full mixed-t batch for the first model)."""
+    m = coupled.m
+    if first:
+        p = coupled.mixed
+        vals = {i: v[p] for i, v in coupled.values.items()}
+        whole_out = _first_model_checks(runner, tap, coupled, coupled.x0_rows[p], vals,
+                                        coupled.want[p])
+    chunks = []
+    for c in range(coupled.n_t * coupled.n):
+        x0_flat, vals = coupled.rows(c * m, (c + 1) * m)
+        out = runner.call(tap, runner.x0(x0_flat), vals)
+        if not isinstance(out, Tensor) or out.dim() != 0:
+            raise invalid("step", "returned a non-scalar on one x_t's rows after a scalar on a "
+                          "full batch", "return the same kind of loss for every batch")
+        chunks.append(float(out))
+    per_xt = torch.tensor(chunks, dtype=torch.float64).reshape(coupled.n_t, coupled.n)
+    if first:
+        whole = float(whole_out)
+        mean, total = float(per_xt.mean()), float(per_xt.sum() * m)
+        tol = _REDUCE_RTOL.get(whole_out.dtype, 1e-2)
+        if _close_f(whole, mean, tol):
+            coupled.reduction = "mean"
+        elif _close_f(whole, float(per_xt.sum()), tol):
+            coupled.reduction = "sum"
+        else:
+            coupled.reduction = "mean"
+            coupled.findings.append(
+                f"the batch loss {whole:.6g} is neither the mean ({mean:.6g}) nor the sum "
+                f"({total:.6g}) of its per-x_t losses on a mixed-t batch: the batch reduction "
+                "mixes samples (a broadcast across the batch axis?)")
+    if coupled.reduction == "sum":
+        per_xt = per_xt / m
+    if not bool(torch.isfinite(per_xt).all()):
+        raise invalid("step", "returned NaN or inf", "check the loss on the guard's batch "
+                      "(a division by σ(t), log of 0)")
+    return per_xt, (f"scalar ({coupled.reduction}), one call per x_t on an equal-weight coupled "
+                    "set (vmap could not run the step per sample)")
+
+
+def _first_model_checks(runner: _Runner, tap: _Tap, coupled: _Coupled, x0_flat: Tensor,
+                        vals: dict[int, Tensor], want: Tensor) -> Any:
+    """Run a full batch twice: it must reproduce the coupled x_t and give the same loss."""
+    x0 = runner.x0(x0_flat)
+    tap.calls, tap.record = [], True
+    out = runner.call(tap, x0, vals)
+    tap.record = False
+    _check_reproduced(tap, want, coupled.k)
+    again = runner.call(tap, x0, vals)
+    if not _close(out, again):
+        raise invalid("step", "gave different losses on two replays with identical draws "
+                      f"({_num(out)} vs {_num(again)}): it depends on something besides "
+                      "torch's RNG (a NumPy Generator, a counter, global state)",
+                      f"make the step deterministic given its torch draws, or {_TIME_MODE}")
+    return out
+
+
 def _evaluate(runner: _Runner, tap: _Tap, coupled: _Coupled, scalar: bool, batch: int, *,
               first: bool) -> tuple[Tensor, str]:
     """The step's loss per row for one model; for the first model also check that the step
@@ -120,18 +203,10 @@ def _evaluate(runner: _Runner, tap: _Tap, coupled: _Coupled, scalar: bool, batch
         x0_flat, draw_values = coupled.rows(lo, hi)
         x0 = runner.x0(x0_flat)
         if first:
-            tap.calls, tap.record = [], True
-        out = runner.call(tap, x0, draw_values)
-        tap.record = False
-        if first:
-            _check_reproduced(tap, coupled.want[lo:hi], coupled.k)
-            again = runner.call(tap, x0, draw_values)
-            if not _close(out, again):
-                raise invalid("step", "gave different losses on two replays with identical draws "
-                              f"({_num(out)} vs {_num(again)}): it depends on something besides "
-                              "torch's RNG (a NumPy Generator, a counter, global state)",
-                              f"make the step deterministic given its torch draws, or "
-                              f"{_TIME_MODE}")
+            out = _first_model_checks(runner, tap, coupled, x0_flat, draw_values,
+                                      coupled.want[lo:hi])
+        else:
+            out = runner.call(tap, x0, draw_values)
         if not isinstance(out, Tensor):
             raise invalid("step", f"returned {type(out).__name__}", "return a tensor")
         if not scalar:
@@ -177,13 +252,8 @@ def _per_sample(runner: _Runner, tap: _Tap, x0: Tensor, vals: dict[int, Tensor]
         return got.detach().to(torch.float64).cpu(), "scalar, per sample via vmap"
     except (Stop, SmeqError):
         raise
-    except (Exception, _Mismatch):  # any vmap limitation falls back to a loop
-        pass
-    out = []
-    for r in range(x0.shape[0]):
-        v = runner.call(tap, x0[r:r + 1], {i: vals[i][r:r + 1] for i in keys})
-        out.append(float(v))
-    return torch.tensor(out, dtype=torch.float64), "scalar, per sample by a loop"
+    except (Exception, _Mismatch):  # any vmap limitation: one call per x_t instead
+        raise _NoVmap from None
 
 
 def _check_reproduced(tap: _Tap, want: Tensor, k: _Kernel) -> None:

@@ -134,16 +134,36 @@ def test_scalar_step_is_evaluated_per_sample(reduce: str) -> None:
     assert report.mode.endswith("loss scalar, per sample via vmap")
 
 
-def test_a_scalar_step_vmap_cannot_run_falls_back_to_a_loop() -> None:
+def _unvmappable(reduce: str, bug: str = "") -> Callable[[Any, Tensor], Tensor]:
     def step(model: Any, x0: Tensor) -> Tensor:
         t = torch.rand(x0.shape[0], dtype=x0.dtype) * 0.998 + 1e-3
         noise = torch.randn_like(x0)
-        xt = col(VP.alpha(t), x0) * x0 + col(VP.sigma(t), x0) * noise  # validates t: no vmap
-        return ((model(xt, t) - noise) ** 2).mean()
+        s = col(VP.sigma(t), x0)                   # Schedule validates t: vmap cannot run it
+        xt = col(VP.alpha(t), x0) * x0 + (s**2 if bug == "sigma2" else s) * noise
+        per = ((model(xt, t) - noise) ** 2).sum(1)
+        if bug == "broadcast":
+            per = per * s.mean()
+        return per.mean() if reduce == "mean" else per.sum()
 
-    report = check_training_step(step, eps_to_score, n_samples=2, n_times=3)
+    return step
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum"])
+def test_a_scalar_step_vmap_cannot_run_is_evaluated_per_x_t(reduce: str) -> None:
+    report = check_training_step(_unvmappable(reduce), eps_to_score)
     assert report.ok and report.residual <= EXACT, report.summary()
-    assert report.mode.endswith("loss scalar, per sample by a loop")
+    assert report.matched == "eps"
+    assert f"scalar ({reduce}), one call per x_t" in report.mode
+
+
+@pytest.mark.parametrize("bug", ["sigma2", "broadcast"])
+def test_bugs_are_caught_per_x_t_too(bug: str) -> None:
+    report = check_training_step(_unvmappable("mean", bug), eps_to_score)
+    assert not report.ok
+    if bug == "sigma2":
+        assert report.residual >= 1e-3
+    else:
+        assert "neither the mean" in report.summary()
 
 
 def test_same_verdict_as_the_explicit_signature() -> None:

@@ -252,6 +252,18 @@ def step_residuals(repeats: int) -> None:
     print(f"  one step verdict (d=3, 4 models, 8 times, 8 x_t, vmap): {cpu:.3f} s CPU "
           f"({wall:.3f} wall)")
 
+    def validated(model: Any, x0: Tensor) -> Tensor:   # Schedule checks t: vmap cannot run it
+        t = torch.rand(x0.shape[0], dtype=x0.dtype) * 0.998 + 1e-3
+        noise = torch.randn_like(x0)
+        xt = VP.alpha(t).reshape(-1, 1) * x0 + VP.sigma(t).reshape(-1, 1) * noise
+        return ((model(xt, t) - noise) ** 2).mean()
+
+    report = check_training_step(validated, image_to_score)
+    assert report.ok, report.summary()
+    wall, cpu = _timed(lambda: check_training_step(validated, image_to_score), repeats)
+    print(f"  the same without vmap (one call per x_t, equal-weight set): {cpu:.3f} s CPU "
+          f"({wall:.3f} wall), residual {report.residual:.2e}")
+
 
 def plain_mc_residual(n: int, seed: int = 0) -> tuple[float, float]:
     """The guard's relation fitted on plain (x0, ε) draws with common random numbers: per time,

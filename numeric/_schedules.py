@@ -24,6 +24,7 @@ from ._validate import (
     as_float_tensor,
     call_user,
     check_finite,
+    check_fits,
     check_real_output,
     finite_result,
     positive_int,
@@ -334,7 +335,8 @@ class Schedule:
         """λ(t) = log(α²/σ²) (Kingma et al. 2021, eq. 3)."""
         t64, out = self._times(t)
         lam = 2.0 * (torch.log(self._alpha(t64)) - torch.log(self._sigma(t64)))
-        return finite_result(lam.to(out), "t", f"log-SNR of {self!r}")
+        return check_fits("t", finite_result(lam, "t", f"log-SNR of {self!r}"), out,
+                          f"pass t as a float64 tensor (the value does not fit {out})")
 
     def g2(self, t: float | Tensor) -> Tensor:
         """g²(t) = −σ² dλ/dt, the squared diffusion coefficient of the forward SDE."""
@@ -366,7 +368,9 @@ class Schedule:
 
     def _eval(self, fn: _Fn, t: float | Tensor) -> Tensor:
         t64, out = self._times(t)
-        return finite_result(fn(t64).to(out), "t", f"{self!r} evaluated at t")
+        value = finite_result(fn(t64), "t", f"{self!r} evaluated at t")
+        return check_fits("t", value, out, f"pass t as a float64 tensor (the value does not fit "
+                          f"t's dtype {out})")
 
     def _times(self, t: float | Tensor) -> tuple[Tensor, torch.dtype]:
         """t as a float64 tensor on t's device, checked; and the dtype to return in."""

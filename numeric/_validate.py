@@ -144,7 +144,9 @@ def check_real_output(name: str, out: Any, fix: str) -> Any:
     return out
 
 
-def check_fits(name: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def check_fits(name: str, value: torch.Tensor, dtype: torch.dtype,
+               fix: str = "rescale the data, or build it with dtype=torch.float64"
+               ) -> torch.Tensor:
     """``value`` (checked in float64) cast to ``dtype``, refusing values the dtype cannot hold:
     finite values that become ±inf, or non-zero values that flush to 0."""
     out = value.to(dtype)
@@ -158,7 +160,7 @@ def check_fits(name: str, value: torch.Tensor, dtype: torch.dtype) -> torch.Tens
         what = "overflows to inf" if bool(over.any()) else "flushes to 0"
         raise invalid(name, f"holds {float(bad.reshape(-1)[0])!r}, which {what} in {dtype} "
                       f"(its range is about [{info.tiny:.3g}, {info.max:.3g}])",
-                      "rescale the data, or build it with dtype=torch.float64", DtypeError)
+                      fix, DtypeError)
     return out
 
 

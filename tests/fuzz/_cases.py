@@ -246,6 +246,10 @@ def schedules_cases() -> list[Case]:
              check=lambda v: close(v, 0.75, 1e-6)),
         Case(a, "cosine_s_0_alpha", lambda: Schedule.vp_cosine(s=0.0).alpha(0.5), "ok",
              check=lambda v: close(v, float(np.cos(np.pi / 4)), 1e-12)),
+        Case(a, "ve_sigma_float16_t", lambda: ve(1e-200, 1e200).sigma(
+            torch.tensor(0.0, dtype=F16)), argument="t"),
+        Case(a, "ve_g2_float32_t", lambda: ve(1e-3, 1e30).g2(torch.tensor(1.0, dtype=F32)),
+             argument="t"),
         Case(a, "edm_1e-160_1e160", lambda: Schedule.edm(1e-160, 1e160).sigma(1e-160), "ok",
              check=lambda v: close(v, 1e-160)),
         Case(a, "from_functions_wrong_shape", lambda: Schedule.from_functions(

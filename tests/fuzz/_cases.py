@@ -511,7 +511,7 @@ def _time_eps_loss(model: Any, x0: torch.Tensor) -> torch.Tensor:
 
 def _time_mode() -> Any:
     return numeric.check_loss(_time_eps_loss, eps_to_score, VP, statistical="time",
-                              n_samples=16, n_models=2)
+                              n_samples=4, n_models=2)
 
 
 def _same_in_threads(run: Callable[[], Any]) -> Callable[[], bool]:

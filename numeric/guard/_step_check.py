@@ -203,6 +203,8 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         expected=expected_text, findings=tuple(findings), notes=tuple(notes),
         threshold=thr, target=target, residuals=dict(zip(t_list, res.tolist(), strict=True)),
         mode=f"posterior-coupled, intercepted step ({'; '.join(kernel.draw_text)}), loss {how}",
+        batch=(f"scalar step loss = {coupled.reduction} of its per-sample values on a mixed-t "
+               "batch" if scalar and coupled.reduction else None),
         draws=tuple(kernel.draw_text))
 
 

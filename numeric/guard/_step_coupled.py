@@ -160,7 +160,7 @@ def _evaluate_per_xt(runner: _Runner, tap: _Tap, coupled: _Coupled, *,
         elif _close_f(whole, float(per_xt.sum()), tol):
             coupled.reduction = "sum"
         else:
-            coupled.reduction = "mean"
+            coupled.reduction = ""
             coupled.findings.append(
                 f"the batch loss {whole:.6g} is neither the mean ({mean:.6g}) nor the sum "
                 f"({total:.6g}) of its per-x_t losses on a mixed-t batch: the batch reduction "
@@ -170,8 +170,8 @@ def _evaluate_per_xt(runner: _Runner, tap: _Tap, coupled: _Coupled, *,
     if not bool(torch.isfinite(per_xt).all()):
         raise invalid("step", "returned NaN or inf", "check the loss on the guard's batch "
                       "(a division by σ(t), log of 0)")
-    return per_xt, (f"scalar ({coupled.reduction}), one call per x_t on an equal-weight coupled "
-                    "set (vmap could not run the step per sample)")
+    return per_xt, (f"scalar ({coupled.reduction or 'mean'}), one call per x_t on an "
+                    "equal-weight coupled set (vmap could not run the step per sample)")
 
 
 def _first_model_checks(runner: _Runner, tap: _Tap, coupled: _Coupled, x0_flat: Tensor,
@@ -221,7 +221,9 @@ def _evaluate(runner: _Runner, tap: _Tap, coupled: _Coupled, scalar: bool, batch
             whole = float(out)
             mean, total = float(vals_i.mean()), float(vals_i.sum())
             tol = _REDUCE_RTOL.get(out.dtype, 1e-2)
-            if not (_close_f(whole, mean, tol) or _close_f(whole, total, tol)):
+            coupled.reduction = ("mean" if _close_f(whole, mean, tol) else
+                                 "sum" if _close_f(whole, total, tol) else "")
+            if not coupled.reduction:
                 coupled.findings.append(
                     f"the batch loss {whole:.6g} is neither the mean ({mean:.6g}) nor the sum "
                     f"({total:.6g}) of the per-sample losses on a mixed-t batch: the batch "

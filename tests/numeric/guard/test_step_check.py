@@ -132,6 +132,8 @@ def test_scalar_step_is_evaluated_per_sample(reduce: str) -> None:
     assert report.ok, report.summary()
     assert report.residual <= EXACT and report.matched == "eps"
     assert report.mode.endswith("loss scalar, per sample via vmap")
+    assert report.batch == (f"scalar step loss = {reduce} of its per-sample values on a "
+                            "mixed-t batch")
 
 
 def _unvmappable(reduce: str, bug: str = "") -> Callable[[Any, Tensor], Tensor]:
@@ -154,6 +156,7 @@ def test_a_scalar_step_vmap_cannot_run_is_evaluated_per_x_t(reduce: str) -> None
     assert report.ok and report.residual <= EXACT, report.summary()
     assert report.matched == "eps"
     assert f"scalar ({reduce}), one call per x_t" in report.mode
+    assert report.batch is not None and report.batch.startswith(f"scalar step loss = {reduce}")
 
 
 @pytest.mark.parametrize("bug", ["sigma2", "broadcast"])

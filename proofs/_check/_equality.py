@@ -10,7 +10,7 @@ import sympy as sp
 from .._step import Verdict
 from ._assumptions import _Context
 from ._binding import canonical_bound, subs_free
-from ._budget import tick
+from ._budget import guard_size, tick
 from ._cases import _route_cases
 from ._common import _clock
 from ._evidence import _undecided_equality
@@ -62,6 +62,7 @@ def _reduces_to_zero(diff: sp.Expr, constraints: list[sp.Expr]) -> bool:
     (division by each ``g`` in a variable where its leading coefficient is a nonzero number,
     so that ``numerator = q·g + 0`` and ``g = 0`` give ``numerator = 0``)."""
     numerator, _ = sp.fraction(sp.together(diff))
+    guard_size(numerator)
     numerator = sp.expand(numerator)
     for g in constraints:
         g = sp.expand(g)

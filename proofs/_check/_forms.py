@@ -57,6 +57,8 @@ def _split_exponentials(expr: sp.Expr) -> sp.Expr:
     exps = expr.atoms(sp.exp)
     if not exps:
         return expr
+    for e in exps:
+        guard_size(e.args[0])
     denominators: dict[sp.Expr, int] = {}
     for e in exps:
         for term in sp.Add.make_args(sp.expand(e.args[0])):

@@ -10,6 +10,7 @@ from sympy.core.function import AppliedUndef
 
 from .._step import Verdict
 from ._assumptions import _Context
+from ._budget import guard_size
 from ._equality import _equal_by
 from ._evidence import _undecided_equality, _undecided_inequality
 from ._forms import _prepare
@@ -153,6 +154,7 @@ def _check_inequality(small: sp.Expr, big: sp.Expr, witness: Any, context: _Cont
                                                                       sp.factor)
     for transform in transforms:
         try:
+            guard_size(gap)
             candidates.append(transform(_prepare(gap)))
         except Exception:  # a transform that does not apply proves nothing
             continue

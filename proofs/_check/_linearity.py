@@ -6,6 +6,7 @@ from typing import Any
 
 import sympy as sp
 
+from ._budget import guard_size
 from ._forms import _canonical_limits, _prepare, _rational_normal
 from ._polynomial import _route_polynomial
 from ._rational import _route_rational
@@ -17,6 +18,7 @@ def _route_linearity(diff: sp.Expr) -> bool:
         return False
     groups: dict[tuple[Any, ...], sp.Expr] = {}
     rest = sp.Integer(0)
+    guard_size(diff)
     for term in sp.Add.make_args(sp.expand_mul(diff)):
         integrals = [f for f in sp.Mul.make_args(term) if isinstance(f, (sp.Integral, sp.Sum))]
         if len(integrals) != 1:

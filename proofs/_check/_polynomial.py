@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ._budget import guard_size
 from ._forms import (
     _expand_limits,
     _expands_to_zero,
@@ -17,6 +18,7 @@ from ._rational import _route_cleared
 
 def _route_polynomial(diff: sp.Expr) -> bool:
     numerator, _ = sp.fraction(sp.together(_split_exponentials(_prepare(diff))))
+    guard_size(numerator)
     numerator = sp.expand(numerator)
     radicals = sorted({p for p in numerator.atoms(sp.Pow) if p.exp == sp.Rational(1, 2)},
                       key=sp.default_sort_key)

@@ -4,6 +4,7 @@ blocks, and the CPU budget holds whatever the input."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -153,6 +154,21 @@ def test_budget_cuts_off_an_expensive_step(seconds: float) -> None:
     verdict = check(step, budget_seconds=seconds)
     assert time.process_time() - start < seconds + 0.5
     assert not verdict.ok and verdict.status in ("undecided", "refuted")
+
+
+def test_budget_holds_off_the_main_thread() -> None:
+    # no SIGPROF timer in a worker thread: the budget is checked between routes, and every
+    # expansion is sized before it starts
+    w = sp.Symbol("w")
+    step = Step("s", sp.expand((x + y + 1) ** 40), (x + y + 1) ** 40 + 1)
+    out: list[proofs.Verdict] = []
+    worker = threading.Thread(target=lambda: out.append(check(step, budget_seconds=1.0)))
+    start = time.process_time()
+    worker.start()
+    worker.join(timeout=60)
+    assert out and not out[0].ok
+    assert time.process_time() - start < 10
+    del w
 
 
 def test_exact_constant_difference_is_refuted() -> None:

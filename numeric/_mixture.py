@@ -68,7 +68,8 @@ class Posterior:
             raise invalid("posterior", "was built without its noise means",
                           "build it with GaussianMixture.posterior or "
                           "EmpiricalDistribution.posterior")
-        return self._noise() if callable(self._noise) else self._noise
+        value = self._noise() if callable(self._noise) else self._noise
+        return finite_result(value, "xt", "E[ε | x_t] = (x_t − α m_k)/σ")
 
     @property
     def mean(self) -> Tensor:
@@ -214,6 +215,7 @@ class GaussianMixture(FrozenDistribution):
             covs = a * a * self._covs + s * s * eye
         else:
             covs = a * a * self._covs + s * s
+        finite_result(covs, "sigma", "the marginal's covariance α²Σ + σ²I")
         return GaussianMixture(self._weights, a * self._means, covs, dtype=self._dtype,
                                device=self._device)
 

@@ -83,6 +83,9 @@ def mixture_cases() -> list[Case]:
              .posterior(_z(1, 1), 1, 0.5).mean, "ok", check=finite),
         Case(a, "fisher_sigma_1e160", lambda: _mix2().fisher_information(1, 1e160), "ok",
              check=lambda v: finite(v) and float(v) >= 0),
+        Case(a, "marginal_sigma_1e160", lambda: _mix2().marginal(1, 1e160), argument="sigma"),
+        Case(a, "marginal_sigma_1e100", lambda: _mix2().marginal(1, 1e100).covs, "ok",
+             check=lambda c: finite(c) and bool((c > 0).all())),
         Case(a, "sample_mean_1e160", lambda: GaussianMixture([1.0], [[1e160]], [1.0]).sample(
             4, generator=0), "ok", check=finite),
         Case(a, "float32_mean_1e39", lambda: GaussianMixture([1.0], [[1e39]], [1.0], dtype=F32),

@@ -70,7 +70,7 @@ from ._equality import _check_equality
 from ._evidence import _short
 from ._gate import gate
 from ._inequality import _check_inequality
-from ._sanitize import refusal, rename_apart
+from ._sanitize import refusal, rename_apart, step_prefix
 from ._validate import _validate
 
 __all__ = ["BUDGET_SECONDS", "check"]
@@ -116,6 +116,11 @@ def _decide(step: Step) -> Verdict:
     if why is not None:
         return _undecided(why)
     step = rename_apart(step)
+    with step_prefix(step):
+        return _decide_renamed(step)
+
+
+def _decide_renamed(step: Step) -> Verdict:
     used: set[str] = set()
     try:
         evaluated = replace(step, lhs=evaluate(step.lhs, step.hypotheses, used),

@@ -112,7 +112,8 @@ def _range_facts(node: Any, limit: tuple[Any, ...]) -> dict[str, bool]:
         return {}
     low, high = limit[1], limit[2]
     if isinstance(node, sp.Sum):
-        facts: dict[str, bool] = {"integer": True} if low.is_integer else {}
+        facts: dict[str, bool] = {"integer": True} if low.is_integer and (
+            high.is_integer or high in (sp.oo, -sp.oo)) else {}
     elif low.is_extended_real and high.is_extended_real:
         facts = {"real": True}
     else:

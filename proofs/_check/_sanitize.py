@@ -14,6 +14,9 @@ Runs before assumptions and routes, on the step as written:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -100,8 +103,27 @@ def rename_apart(step: Step) -> Step:
                    assumptions=tuple(apply(a) for a in step.assumptions))
 
 
+_current = threading.local()
+
+
+@contextmanager
+def step_prefix(step: Step) -> Iterator[None]:
+    """Within one check, :func:`fresh_prefix` is the prefix that no symbol of ``step`` has:
+    computed once, not once per route (the checker's own names never collide with each other:
+    generators, radicals and bound variables carry different tags after the prefix)."""
+    previous = getattr(_current, "prefix", None)
+    _current.prefix = fresh_prefix(*_parts(step))
+    try:
+        yield
+    finally:
+        _current.prefix = previous
+
+
 def fresh_prefix(*exprs: Any) -> str:
     """A name prefix that no symbol of ``exprs`` starts with: fresh generators cannot collide."""
+    known = getattr(_current, "prefix", None)
+    if known is not None:
+        return str(known)
     names = set()
     for expr in exprs:
         if isinstance(expr, (sp.Basic, sp.MatrixBase)):

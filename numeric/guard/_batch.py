@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ._problem import per_sample_loss
+from ._problem import _no_grad_first, per_sample_loss
 
 __all__ = ["BatchResult", "CoupledSubset", "check_batch", "coupled_subset"]
 
@@ -90,8 +90,8 @@ class BatchResult:
 
 def _values(loss: Callable[..., Any], model: Any, x0: Tensor, t: Tensor, noise: Tensor
             ) -> Tensor:
-    with torch.no_grad():
-        out = loss(model, x0, t, noise)
+    # An energy model's loss differentiates inside: retried with grad enabled, as in _problem.
+    out = _no_grad_first(loss, model, x0, t, noise)
     return out.detach().to(torch.float64).cpu()
 
 
@@ -114,8 +114,7 @@ def _scalar(loss: Callable[..., Any], models: list[Any], x0: Tensor, t: Tensor,
     full = [float(_values(loss, m, x0, t, noise).reshape(())) for m in models]
     per = []
     for m in models:
-        with torch.no_grad():
-            vals, _ = per_sample_loss(loss, m, x0, t, noise)
+        vals, _ = per_sample_loss(loss, m, x0, t, noise)   # no_grad inside, where it can be
         per.append(vals.detach().to(torch.float64).cpu())
     d_full = full[1] - full[0]
     d_per = per[1] - per[0]

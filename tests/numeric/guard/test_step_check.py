@@ -562,3 +562,16 @@ def test_a_float32_step_passes_with_float32_thresholds() -> None:
     report = check_training_step(step, eps_to_score, dtype=torch.float32)
     assert report.ok, report.summary()
     assert report.residual < 1e-4
+
+
+def test_noise_drawn_in_float32_is_noted_and_judged_at_float32() -> None:
+    def step(model: Any, x0: Tensor) -> Tensor:
+        t = torch.rand(x0.shape[0], dtype=x0.dtype)
+        noise = torch.randn(x0.shape)       # the default dtype, float32, in a float64 check
+        a, s = vp(t)
+        return ((model(col(a, x0) * x0 + col(s, x0) * noise, t) - noise) ** 2).sum(1)
+
+    report = check_training_step(step, eps_to_score)
+    assert report.ok, report.summary()
+    assert report.threshold == 1e-3 and report.residual < 1e-6
+    assert any("drawn in float32" in n for n in report.notes)

@@ -263,7 +263,8 @@ def _run(args: argparse.Namespace) -> int:
             **sized)
     print(report.summary())
     if args.plot is not None:
-        plot_weighting(report, schedule, args.plot)
+        plot_weighting(report, schedule if schedule_given or not step_mode else None,
+                       args.plot)
         print(f"wrote {args.plot}")
     return EXIT_PASS if report.ok else EXIT_FAIL
 
@@ -273,6 +274,7 @@ def plot_weighting(report: Any, schedule: Any, path: str) -> None:
 
     Each known λ is scaled by the constant that fits the measured points best in log space, so a
     line through every point is a match up to a constant (what ``LossReport.matched`` reports).
+    With ``schedule=None`` (``--step`` without ``--schedule``) only the points are drawn.
     """
     import matplotlib
 
@@ -287,7 +289,7 @@ def plot_weighting(report: Any, schedule: Any, path: str) -> None:
     lam = torch.tensor(list(report.weighting.values()), dtype=torch.float64)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(t.numpy(), lam.abs().numpy(), "ko", label="measured λ(t)", zorder=3)
-    if t.numel() >= 2 and bool((lam > 0).all()):
+    if schedule is not None and t.numel() >= 2 and bool((lam > 0).all()):
         kernel = resolve_schedule(schedule, times=t, sample_shape=(1,), dtype=torch.float64,
                                   device=torch.device("cpu"))
         if kernel.discrete:

@@ -240,3 +240,10 @@ def test_verify_refuses_threads_below_one(tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("smeq verify: --threads 0:") and err.count("\n") == 1
     assert torch.get_num_threads() == before and not (tmp_path / "r").exists()
+
+
+def test_step_mode_plot_without_a_schedule(project: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="--plot needs the report extra")
+    out = tmp_path / "step.png"
+    assert _guard(project, "train_step", "--step", "--plot", str(out)) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,14 +6,14 @@ naming the argument and the fix), ``crash`` (any other exception, or a misleadin
 case's timeout) or ``state`` (global RNG, the caller's tensors or an immutable object changed).
 ``python -m tests.fuzz`` prints the count per class; the tests assert ``good`` for every case.
 
-Measured with ``python -m tests.fuzz`` (231 explicit cases), on the code before issue 12's fixes
+Measured with ``python -m tests.fuzz`` (235 explicit cases), on the code before issue 12's fixes
 (commit ca5d3a8 with this harness copied in) and after:
 
 =========  ====  =====  ======  ====  =====
            good  crash  silent  hang  state
 =========  ====  =====  ======  ====  =====
-before       97     56      72     0      6
-after       231      0       0     0      0
+before       98     57      74     0      6
+after       235      0       0     0      0
 =========  ====  =====  ======  ====  =====
 
 The Hypothesis properties in the ``test_<area>.py`` files (``tox -e fuzz`` runs them with the

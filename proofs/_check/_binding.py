@@ -79,10 +79,11 @@ def _height(node: sp.Basic) -> int:
     return 1 + max((_height(n) for n in inner), default=0)
 
 
-def canonical_bound(expr: Any, prefix: str) -> Any:
+def canonical_bound(expr: Any, prefix: str, keep_names: bool = False) -> Any:
     """Rename each integral's/sum's variables to ``<prefix>b<height>_<position>`` with the
     assumptions its range gives it (real; nonnegative or nonpositive from the limits; integer for
-    a sum), so that alpha-equivalent nodes compare equal."""
+    a sum), so that alpha-equivalent nodes compare equal. With ``keep_names``, only the
+    assumptions change (the name stays, so that a later sort by name still sees it)."""
     if not isinstance(expr, sp.Basic) or not expr.has(sp.Integral, sp.Sum):
         return expr
 
@@ -90,8 +91,8 @@ def canonical_bound(expr: Any, prefix: str) -> Any:
         height = _height(node)
         renames: dict[sp.Symbol, sp.Symbol] = {}
         for position, limit in enumerate(node.limits):
-            renames[limit[0]] = sp.Symbol(f"{prefix}b{height}_{position}",
-                                          **_range_facts(node, limit))
+            name = limit[0].name if keep_names else f"{prefix}b{height}_{position}"
+            renames[limit[0]] = sp.Symbol(name, **_range_facts(node, limit))
         # a limit is read outside its own variable and the inner ones: only the variables of
         # the limits after it (the outer ones) are bound there
         new_limits = []

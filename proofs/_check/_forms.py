@@ -155,7 +155,7 @@ def _expand_limits(expr: Any) -> Any:
     prefix = fresh_prefix(expr)
     # bound variables first take the facts their ranges give (and lose declared ones the range
     # contradicts), so that no rule below reads a sign the range does not give
-    expr = canonical_bound(expr, prefix)
+    expr = canonical_bound(expr, prefix, keep_names=True)
     return canonical_bound(expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Sum)), canon),
                            prefix)
 

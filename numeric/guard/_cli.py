@@ -32,7 +32,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _OPTIONS = {"to_score": "--to-score", "schedule": "--schedule", "times": "--times",
             "dim": "--dim", "expected_weighting": "--expected-weighting", "device": "--device",
             "dtype": "--dtype", "seed": "--seed", "n_samples": "--n-samples",
-            "image_shape": "--image-shape"}
+            "image_shape": "--image-shape", "expected_scale": "--expected-scale"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expected-weighting", metavar="NAME",
                         help="fail unless λ(t) has this shape: score, eps, x0, v, flow_matching, "
                              "edm, min_snr_eps, likelihood (aliases: epsilon, sample, ...)")
+    parser.add_argument("--expected-scale", type=float, default=None, metavar="C",
+                        help="with --expected-weighting, also fail unless λ(t) = C·expected(t) "
+                             "(e.g. 1/D for a mean over D coordinates; default: shape only)")
     parser.add_argument("--times", metavar="T,T,...",
                         help="comma-separated times in the schedule's units (default: a grid)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
@@ -249,6 +252,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.statistical or args.times is not None:
             raise invalid("--step", "cannot be combined with --statistical or --times",
                           "drop them: the step draws its own times, which the guard chooses")
+        if args.expected_scale is not None:
+            raise invalid("--expected-scale", "is not supported with --step",
+                          "check the scale with check_loss, or drop --expected-scale")
         report = check_training_step(
             loss, to_score, schedule=schedule if schedule_given else None, dim=args.dim,
             expected_weighting=args.expected_weighting, device=device,
@@ -260,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
             expected_weighting=args.expected_weighting, device=device,
             dtype=getattr(torch, args.dtype), seed=args.seed,
             image_shape=_shape(args.image_shape), statistical=args.statistical, name=args.loss,
-            **sized)
+            expected_scale=args.expected_scale, **sized)
     print(report.summary())
     if args.plot is not None:
         plot_weighting(report, schedule if schedule_given or not step_mode else None,

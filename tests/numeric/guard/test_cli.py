@@ -118,6 +118,23 @@ def test_an_unexpected_weighting_fails(project: Path,
     assert "the weighting is not x0" in capsys.readouterr().out
 
 
+def test_expected_scale_is_asserted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # eps_loss sums over D = 3 coordinates: λ = σ² exactly, so scale 1 passes and 1/3 fails.
+    assert _guard(project, "eps_loss", "--expected-weighting", "eps",
+                  "--expected-scale", "1") == 0
+    capsys.readouterr()
+    assert _guard(project, "eps_loss", "--expected-weighting", "eps",
+                  "--expected-scale", "0.3333") == 1
+    assert capsys.readouterr().out.startswith("FAIL: ")
+
+
+def test_expected_scale_with_step_is_a_usage_error(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _guard(project, "train_step", "--step", "--expected-weighting", "eps",
+                  "--expected-scale", "1") == 2
+    assert "--expected-scale" in capsys.readouterr().err
+
+
 def test_a_schedule_given_as_module_object(project: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     module = f"user_{project.name.replace('-', '_')}"

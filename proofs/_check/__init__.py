@@ -14,8 +14,7 @@ An equality is *proved* only by an exact route (no ``simplify``, no floats), che
    integrand is 0;
 3. ``exact:log``: both sides are products of positive factors and their logarithms agree;
 4. ``exact:rational``: ``lhs - rhs`` has rational normal form 0 (SymPy ``cancel``);
-5. ``exact:trig``: trigonometric and hyperbolic functions are rewritten as exponentials.
-
+5. ``exact:trig``: trigonometric and hyperbolic functions are rewritten as exponentials;
 6. ``exact:rewrite``: an equality assumption on a non-symbol (a normalisation ``∫q = 1``) applied
    after canonicalisation, bound variables compared up to renaming;
 7. ``exact:cases``: Min, Max and Abs split on the sign of their argument.
@@ -35,16 +34,17 @@ Soundness, before and after the routes:
   assumption region, in complex arithmetic, before any ``ok = True``; a mismatch makes the
   verdict refuted. It can only block.
 
-**Budget.** No call runs more than ``budget`` CPU seconds (default :data:`BUDGET_SECONDS`): on the
-main thread a ``SIGPROF`` timer (``setitimer(ITIMER_PROF)``) interrupts whatever runs, and an
-expansion whose multinomial term count is too large is refused before it starts; elsewhere the
-budget is checked between routes and probes (see :mod:`._budget`). A step cut off is undecided,
-and the verdict says so.
+**Budget.** No call runs more than ``budget_seconds`` CPU seconds (default
+:data:`BUDGET_SECONDS`): on the main thread a ``SIGPROF`` timer (``setitimer(ITIMER_PROF)``)
+interrupts whatever runs, and an expansion whose multinomial term count is too large is refused
+before it starts; elsewhere the budget is checked between routes and probes (see
+:mod:`._budget`). A step cut off is undecided, and the verdict says so.
 
 An inequality ``lhs <= rhs`` is proved (``exact:nonnegative``) only when ``rhs - lhs``, or the
-``witness`` it is proved equal to, is manifestly nonnegative under the assumptions: sums, products
-and integrals of nonnegative factors, squares of real expressions, positive symbols, nonnegative
-bases to real powers.
+``witness`` it is proved equal to, is manifestly real and nonnegative under the assumptions: sums,
+products and integrals of nonnegative factors (over real ordered ranges whose bound variable's
+declared sign agrees with the range), even powers of provably real expressions, positive bases to
+real powers, exponentials of real arguments.
 
 Everything else is *undecided* and never ``ok``: the verdict carries numeric evidence (the sides
 evaluated at sample points, with any undefined function replaced by a concrete positive one, and

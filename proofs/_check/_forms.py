@@ -8,8 +8,9 @@ Each rewrite here holds unconditionally, or checks its condition:
 * symengine rewrites ``(a^b)^c = a^(bc)`` without conditions, so before any conversion a
   non-integer power of a power (or exponential, or product with one) is made an opaque generator
   unless its base is provably positive and its exponent real;
-* iterated integrals over fixed limits are joined into one multiple integral in the same order
-  (no exchange: exchanging needs Fubini/Tonelli); the terms of a sum of a constant are counted
+* iterated integrals over fixed limits are joined into one multiple integral in the same order;
+  the order is exchanged only when the whole integrand is manifestly nonnegative (Tonelli); the
+  terms of a sum of a constant are counted
   only when no limit depends on another bound variable; a finite sum with numeric limits is
   expanded into its terms; a Gaussian integral over the real line is evaluated by the moment rule
   (:mod:`._gaussian`); bound variables are renamed canonically (alpha-equivalence).

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import mpmath
+import numpy as np
 import sympy as sp
 
 from ._errors import invalid
@@ -94,7 +96,56 @@ class ClosedForm:
         if missing or extra:
             raise invalid("values", f"closed form {self.name!r} takes {names}; missing "
                           f"{missing}, unexpected {extra}", "pass exactly its parameters")
-        return self.lambdified(backend)(*(values[n] for n in names))
+        fn = self.lambdified(backend)
+        for symbol in self.params:
+            _check_value(self.name, symbol, values[symbol.name])
+        try:
+            with np.errstate(all="ignore"):
+                result = fn(*(values[n] for n in names))
+        except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
+            raise invalid("values", f"closed form {self.name!r} could not be evaluated at "
+                          f"{values} ({type(exc).__name__}: {exc})",
+                          "pass values inside its domain (every positive parameter > 0)") from exc
+        if not _all_finite(result):
+            raise invalid("values", f"closed form {self.name!r} is not finite at {values}",
+                          "pass values inside its domain, or use backend='mpmath' where float64 "
+                          "overflows")
+        return result
+
+
+def _check_value(form: str, symbol: sp.Symbol, value: Any) -> None:
+    """A parameter value must be real, finite and meet its symbol's declared sign."""
+    try:
+        array = np.asarray(value, dtype=complex if np.iscomplexobj(value) else float)
+    except (TypeError, ValueError):
+        if isinstance(value, mpmath.mpf):
+            array = np.asarray(float(value))
+        else:
+            raise invalid(symbol.name, f"got {value!r} for closed form {form!r}",
+                          "pass a real number or an array of them") from None
+    if np.iscomplexobj(array) or isinstance(value, mpmath.mpc):
+        raise invalid(symbol.name, f"is complex for closed form {form!r}", "pass a real value")
+    if not np.isfinite(array).all():
+        raise invalid(symbol.name, f"is not finite ({value!r}) for closed form {form!r}",
+                      "pass finite values")
+    if symbol.is_positive and not (array > 0).all():
+        raise invalid(symbol.name, f"must be > 0 for closed form {form!r}, got {value!r}",
+                      f"pass {symbol.name} > 0")
+    if symbol.is_nonnegative and not (array >= 0).all():
+        raise invalid(symbol.name, f"must be >= 0 for closed form {form!r}, got {value!r}",
+                      f"pass {symbol.name} >= 0")
+    if symbol.is_integer and not (array == np.round(array)).all():
+        raise invalid(symbol.name, f"must be an integer for closed form {form!r}, got {value!r}",
+                      f"pass an integer {symbol.name}")
+
+
+def _all_finite(result: Any) -> bool:
+    if isinstance(result, (mpmath.mpf, mpmath.mpc)):
+        return bool(mpmath.isfinite(result))
+    try:
+        return bool(np.isfinite(np.asarray(result, dtype=complex)).all())
+    except (TypeError, ValueError):
+        return True   # a value NumPy cannot read (a SymPy number): no claim either way
 
 
 _LAMBDIFIED: dict[tuple[str, str], Callable[..., Any]] = {}

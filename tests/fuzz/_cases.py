@@ -871,6 +871,28 @@ def proofs_cases() -> list[Case]:
         Case(a, "certify_unknown", lambda: proofs.certify(["bogus"]), argument="names"),
         Case(a, "certify_none_item", lambda: proofs.certify([None]), argument="names"),
         Case(a, "closed_form_int", lambda: proofs.closed_form(5), argument="name"),
+        Case(a, "closed_form_sigma_zero",
+             lambda: proofs.closed_form("gaussian_constant_1d")(alpha=1, sigma=0, tau=1),
+             argument="sigma"),
+        Case(a, "closed_form_nan",
+             lambda: proofs.closed_form("gaussian_constant_1d")(alpha=np.nan, sigma=1, tau=1),
+             argument="alpha"),
+        Case(a, "closed_form_complex",
+             lambda: proofs.closed_form("gaussian_constant_1d")(alpha=1j, sigma=1, tau=1),
+             argument="alpha"),
+        Case(a, "closed_form_string",
+             lambda: proofs.closed_form("gaussian_constant_1d")(alpha="a", sigma=1, tau=1),
+             argument="alpha"),
+        Case(a, "closed_form_missing",
+             lambda: proofs.closed_form("gaussian_constant_1d")(alpha=1, sigma=1),
+             argument="values"),
+        Case(a, "closed_form_overflow",
+             lambda: proofs.closed_form("ve_sigma")(t=1.0, sigma_min=1e-300, sigma_max=1e300),
+             argument="values"),
+        Case(a, "closed_form_valid_array", expect="ok",
+             call=lambda: proofs.closed_form("gaussian_constant_1d")(
+                 alpha=np.array([0.5, 1.0]), sigma=0.3, tau=1.0),
+             check=lambda v: bool(np.isfinite(v).all() and (v > 0).all())),
     ]
 
 

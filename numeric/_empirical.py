@@ -27,6 +27,7 @@ from ._validate import (
     positive_int,
     resolve_device,
     resolve_dtype,
+    sample_count,
 )
 
 __all__ = ["EmpiricalDistribution"]
@@ -94,7 +95,7 @@ class EmpiricalDistribution(FrozenDistribution):
 
     def sample(self, n: int, *, generator: torch.Generator | int) -> Tensor:
         """x0 ~ p_0 (points drawn with replacement by weight), shape [n, d]."""
-        n = positive_int("n", n)
+        n = sample_count("n", n, row_bytes=(self.dim + 1) * self._points.element_size())
         g = as_generator(generator, self._device)
         return self._points[torch.multinomial(self._weights, n, replacement=True, generator=g)]
 

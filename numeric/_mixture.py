@@ -29,6 +29,7 @@ from ._validate import (
     positive_int,
     resolve_device,
     resolve_dtype,
+    sample_count,
 )
 
 __all__ = ["GaussianMixture", "Posterior", "relative_quadratic"]
@@ -198,7 +199,7 @@ class GaussianMixture(FrozenDistribution):
     # ---- sampling -----------------------------------------------------------------------
     def sample(self, n: int, *, generator: torch.Generator | int) -> Tensor:
         """x0 ~ p_0, shape [n, d] (component by ``torch.multinomial``, then μ_k + Σ_k^{1/2} z)."""
-        n = positive_int("n", n)
+        n = sample_count("n", n, row_bytes=(3 * self.dim + 1) * self._means.element_size())
         g = as_generator(generator, self._device)
         k = torch.multinomial(self._weights, n, replacement=True, generator=g)
         z = torch.randn(n, self.dim, generator=g, dtype=self._dtype, device=self._device)

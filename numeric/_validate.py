@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "positive_int",
     "resolve_device",
     "resolve_dtype",
+    "sample_count",
 ]
 
 Tensor = torch.Tensor
@@ -278,6 +280,27 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if as_int < minimum:
         raise invalid(name, f"got {as_int}", f"pass an int >= {minimum}")
     return as_int
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):   # not POSIX: no bound known
+        return 2**62
+
+
+def sample_count(name: str, value: Any, *, row_bytes: int) -> int:
+    """``value`` as a positive int whose ``value × row_bytes`` fits in this machine's memory.
+
+    A draw that cannot be allocated is refused before torch tries (and raises its own
+    allocation error deep inside a call)."""
+    n = positive_int(name, value)
+    need = n * max(int(row_bytes), 1)
+    if need > _physical_memory():
+        raise invalid(name, f"asks for {n} rows, {need / 2**30:.3g} GiB, more than this "
+                      f"machine's {_physical_memory() / 2**30:.3g} GiB of memory",
+                      "draw in batches of fewer rows")
+    return n
 
 
 def as_generator(generator: Any, device: torch.device, name: str = "generator") -> torch.Generator:

@@ -62,6 +62,8 @@ def _unchanged(before: Callable[[], torch.Tensor]) -> Callable[[], bool]:
 def mixture_cases() -> list[Case]:
     a = "mixture"
     cases = [
+        Case(a, "sample_more_than_memory", lambda: _mix2().sample(10**12, generator=0),
+             argument="n"),
         Case(a, "score_mean_1e160", lambda: GaussianMixture([1.0], [[1e160]], [1.0]).score_t(
             _z(1, 1), 1, 0.5), "ok", check=lambda v: close(v, 1e160 / 1.25)),
         Case(a, "score_means_pm1e160", lambda: GaussianMixture(
@@ -179,6 +181,8 @@ def _emp() -> EmpiricalDistribution:
 def empirical_cases() -> list[Case]:
     a = "empirical"
     cases = [
+        Case(a, "sample_more_than_memory", lambda: _emp().sample(10**13, generator=0),
+             argument="n"),
         Case(a, "score_sigma_1e-160_midpoint", lambda: _emp().score_t([[0.5]], 1, 1e-160), "ok",
              check=lambda v: finite(v) and float(v.abs().max()) == 0.0),
         Case(a, "score_sigma_1e-160_offcentre", lambda: _emp().score_t([[0.4]], 1, 1e-160),

@@ -15,7 +15,8 @@ import torch
 
 from ._errors import ShapeError, invalid
 from ._frozen import FrozenDistribution
-from ._mixture import Posterior, _blocks, _cat, relative_quadratic
+from ._posterior import Posterior
+from ._quadratic import _blocks, _cat, relative_quadratic
 from ._validate import (
     as_float_tensor,
     as_generator,

@@ -3,27 +3,25 @@ the posterior p(x0|x_t) under the kernel x_t = α x0 + σ ε (docs/design.md §1
 
 Every covariance is held through its eigendecomposition Σ_k = U_k diag(λ_k) U_kᵀ (computed once,
 in float64). Then α²Σ_k + σ²I = U_k diag(α²λ_k + σ²) U_kᵀ for every kernel, so no matrix is ever
-inverted or re-factorised, and all sums over components go through log-sum-exp.
-"""
+inverted or re-factorised, and all sums over components go through log-sum-exp."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 import torch
 
 from ._errors import ShapeError, invalid
 from ._frozen import FrozenDistribution
+from ._posterior import Posterior
+from ._quadratic import _blocks, _cat, _covariances, relative_quadratic
 from ._validate import (
     as_float_tensor,
     as_generator,
     check_finite,
     check_fits,
     check_points,
-    check_positive,
     check_weights,
     finite_result,
     positive_int,
@@ -35,76 +33,6 @@ from ._validate import (
 __all__ = ["GaussianMixture", "Posterior", "relative_quadratic"]
 
 Tensor = torch.Tensor
-
-#: Work in blocks of at most this many elements of the [rows, K, d] intermediates.
-_BLOCK = 1 << 22
-
-
-@dataclass(frozen=True, eq=False)
-class Posterior:
-    """The posterior p(x0|x_t) = Σ_k w_k(x_t) N(m_k(x_t), C_k) of a mixture (or a data set).
-
-    ``weights``/``log_weights`` are [n, K] (rows sum to 1), ``means`` [n, K, d]; ``covs`` is
-    [K, d, d] for full covariances and [K, d] (the diagonal) otherwise. ``cov_eigvals`` [K, d] and
-    ``cov_eigvecs`` [K, d, d] (None when diagonal) factor C_k = U diag(eigvals) Uᵀ. Component k:
-    precision Σ_k⁻¹ + (α²/σ²)I, mean C_k(Σ_k⁻¹μ_k + (α/σ²)x_t) (Bishop 2006, eq. 2.116),
-    evaluated as μ_k + αΣ_k(α²Σ_k + σ²I)⁻¹(x_t − αμ_k). ``noise_means`` gives E[ε|x_t, k].
-    """
-
-    weights: Tensor
-    log_weights: Tensor
-    means: Tensor
-    covs: Tensor
-    cov_eigvals: Tensor
-    cov_eigvecs: Tensor | None
-    _noise: Tensor | Callable[[], Tensor] | None = field(repr=False, default=None)
-
-    @property
-    def noise_means(self) -> Tensor:
-        """E[ε | x_t, component k] = (x_t − α m_k)/σ, [n, K, d], computed without the
-        cancellation of that difference: for a Gaussian component it is σ(α²Σ_k + σ²I)⁻¹
-        (x_t − αμ_k). A posterior draw x0 = m_k + C_k^{1/2} z has ε = noise_means_k −
-        (α/σ) C_k^{1/2} z."""
-        if self._noise is None:
-            raise invalid("posterior", "was built without its noise means",
-                          "build it with GaussianMixture.posterior or "
-                          "EmpiricalDistribution.posterior")
-        value = self._noise() if callable(self._noise) else self._noise
-        return finite_result(value, "xt", "E[ε | x_t] = (x_t − α m_k)/σ")
-
-    @property
-    def mean(self) -> Tensor:
-        """E[x0|x_t] = Σ_k w_k m_k, shape [n, d] (the ideal denoiser)."""
-        return torch.einsum("...k,...kd->...d", self.weights, self.means)
-
-    @property
-    def trace_cov(self) -> Tensor:
-        """tr Cov(x0|x_t) = Σ_k w_k (tr C_k + ‖m_k − m̄‖²), shape [n] (law of total variance,
-        centred so that far-apart means do not cancel)."""
-        centred = self.means - self.mean.unsqueeze(-2)
-        between = (self.weights * (centred * centred).sum(-1)).sum(-1)
-        return self.weights @ self.cov_eigvals.sum(-1) + between
-
-    def cov_sqrt_mul(self, z: Tensor) -> Tensor:
-        """C_k^{1/2} z_k for z of shape [..., K, d] (the symmetric square root)."""
-        scaled = torch.sqrt(self.cov_eigvals) * z
-        if self.cov_eigvecs is None:
-            return scaled
-        return torch.einsum("kde,...ke->...kd", self.cov_eigvecs, scaled)
-
-    def sample(self, *, generator: torch.Generator | int) -> Tensor:
-        """One draw x0 ~ p(x0|x_t) per row, shape [n, d]."""
-        g = as_generator(generator, self.weights.device)
-        flat_w = self.weights.reshape(-1, self.weights.shape[-1])
-        k = torch.multinomial(flat_w, 1, replacement=True, generator=g).squeeze(-1)
-        means = self.means.reshape(-1, *self.means.shape[-2:])
-        d = means.shape[-1]
-        z = torch.randn(k.numel(), d, generator=g, dtype=means.dtype, device=means.device)
-        noise = torch.sqrt(self.cov_eigvals[k]) * z
-        if self.cov_eigvecs is not None:
-            noise = torch.einsum("nde,ne->nd", self.cov_eigvecs[k], noise)
-        x0 = means[torch.arange(k.numel(), device=k.device), k] + noise
-        return x0.reshape(*self.means.shape[:-2], d)
 
 
 class GaussianMixture(FrozenDistribution):
@@ -392,80 +320,3 @@ class GaussianMixture(FrozenDistribution):
 
     def _points(self, name: str, x: Any) -> tuple[Tensor, tuple[int, ...]]:
         return check_points(name, x, self.dim, self._dtype, self._device)
-
-
-def relative_quadratic(u: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
-    """(offset_k − ½(‖u_k‖² − m), −½ m) with m = min_k ‖u_k‖², for u [..., K, d].
-
-    u is divided by a power of two near its largest entry before squaring (an exact scaling), so
-    the sums never overflow; the differences are scaled back and may become +inf (weight 0) but
-    never NaN.
-    """
-    finite = torch.isfinite(u.detach()).all(-1)                         # [..., K]
-    if not bool(finite.all()):
-        # x is more than ~1e308 standard deviations from a component: its weight is then only
-        # decidable if it is the only component (weight 1); otherwise refuse, never guess.
-        if u.shape[-2] > 1:
-            raise invalid("xt", "is further than float64 can measure from the components "
-                          "(distances beyond 1e308 standard deviations): the posterior weights "
-                          "are not representable", "use a larger σ or points closer to the data")
-        u = torch.nan_to_num(u, posinf=torch.finfo(u.dtype).max,
-                             neginf=-torch.finfo(u.dtype).max)
-        inf_base = ~finite[..., 0]
-    else:
-        inf_base = None
-    top = u.detach().abs().amax(dim=(-2, -1))
-    _, exponent = torch.frexp(top)  # top < 2**exponent; 2**(exponent − 1) is always finite
-    scale = torch.ldexp(torch.ones_like(top), exponent - 1).clamp_min(
-        torch.finfo(u.dtype).tiny)[..., None]
-    q = ((u / scale[..., None]) ** 2).sum(-1)                        # [..., K], each <= 4d
-    q_min = q.amin(-1, keepdim=True)
-    rel = offset - 0.5 * ((q - q_min) * scale) * scale
-    base = (-0.5 * (q_min * scale) * scale).squeeze(-1)
-    if inf_base is not None:
-        base = torch.where(inf_base, torch.full_like(base, -math.inf), base)
-    return rel, base
-
-
-def _cat(parts: list[Tensor], lead: tuple[int, ...]) -> Tensor:
-    """Concatenate per-block results and restore the leading shape of the input."""
-    out = torch.cat(parts) if len(parts) > 1 else parts[0]
-    return out.reshape(*lead, *out.shape[1:])
-
-
-def _blocks(x: Tensor, per_row: int) -> Iterator[Tensor]:
-    rows = max(1, _BLOCK // max(1, per_row))
-    if x.shape[0] == 0:
-        yield x
-        return
-    yield from torch.split(x, rows)
-
-
-def _covariances(cov: Tensor, k: int, d: int) -> tuple[str, Tensor, Tensor, Tensor | None]:
-    """Check Σ and return (kind, Σ, eigenvalues [K, d], eigenvectors [K, d, d] or None)."""
-    check_finite("covs", cov)
-    if cov.dim() == 1 and cov.shape[0] == k:
-        check_positive("covs", cov)
-        return "isotropic", cov, cov.unsqueeze(-1).expand(k, d).clone(), None
-    if cov.dim() == 2 and tuple(cov.shape) == (k, d):
-        check_positive("covs", cov)
-        return "diagonal", cov, cov.clone(), None
-    if cov.dim() == 3 and tuple(cov.shape) == (k, d, d):
-        scale = float(cov.abs().amax())
-        asym = float((cov - cov.transpose(-1, -2)).abs().amax())
-        if asym > 1e-6 * scale:
-            raise invalid("covs", f"is not symmetric (largest |Σ − Σᵀ| = {asym:.3g})",
-                          "pass symmetric matrices, e.g. (A + A.mT) / 2")
-        cov = 0.5 * (cov + cov.transpose(-1, -2))
-        eigvals, eigvecs = torch.linalg.eigh(cov)
-        smallest, largest = eigvals.amin(-1), eigvals.amax(-1)
-        bad = smallest <= d * torch.finfo(torch.float64).eps * largest.abs()
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            raise invalid("covs", f"component {i} is not positive definite (eigenvalues in "
-                          f"[{float(smallest[i]):.3g}, {float(largest[i]):.3g}])",
-                          "pass positive definite matrices, e.g. A @ A.mT + eps * I")
-        return "full", cov, eigvals, eigvecs
-    raise invalid("covs", f"has shape {list(cov.shape)} for K={k}, d={d}",
-                  f"pass [{k}] (isotropic), [{k}, {d}] (diagonal) or [{k}, {d}, {d}] (full)",
-                  ShapeError)

@@ -27,7 +27,7 @@ import sympy as sp
 from ._binding import canonical_bound
 from ._budget import TooLarge, guard_size
 from ._calculus import _needs_leibniz
-from ._gaussian import iterated_gaussian, polynomial_sum
+from ._gaussian import exponent_of, iterated_gaussian, polynomial_sum
 from ._sanitize import fresh_prefix
 
 _MAX_SUM_EXPANSION = 64
@@ -282,11 +282,9 @@ def _merge_exponentials(expr: sp.Expr) -> sp.Expr:
     for term in sp.Add.make_args(expr):
         exponent, rest = sp.Integer(0), sp.Integer(1)
         for factor in sp.Mul.make_args(term):
-            if isinstance(factor, sp.exp):
-                exponent += factor.args[0]
-            elif isinstance(factor, sp.Pow) and isinstance(factor.base, sp.exp) \
-                    and factor.exp.is_integer:
-                exponent += factor.base.args[0] * factor.exp
+            part = exponent_of(factor)
+            if part is not None:
+                exponent += part
             else:
                 rest *= factor
         out += rest * (sp.exp(sp.cancel(exponent)) if exponent != 0 else 1)

@@ -24,11 +24,9 @@ def gaussian_integral(integrand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | N
     var = limit[0]
     exponent, polynomial = sp.Integer(0), sp.Integer(1)
     for factor in sp.Mul.make_args(integrand):
-        if isinstance(factor, sp.exp):
-            exponent += factor.args[0]
-        elif isinstance(factor, sp.Pow) and isinstance(factor.base, sp.exp) \
-                and factor.exp.is_Integer:
-            exponent += factor.base.args[0] * factor.exp
+        part = exponent_of(factor)
+        if part is not None:
+            exponent += part
         elif factor.has(var):
             polynomial *= factor
         else:
@@ -87,3 +85,13 @@ def polynomial_sum(summand: sp.Expr, limit: tuple[Any, ...]) -> sp.Expr | None:
         bern = sp.bernoulli(power + 1, x)
         total += coeff * (bern.subs(x, high + 1) - bern.subs(x, low)) / (power + 1)
     return sp.expand(total)
+
+
+def exponent_of(factor: sp.Expr) -> sp.Expr | None:
+    """``a`` for a factor exp(a), ``k·a`` for exp(a)**k with k an integer (exp(a)^k = exp(ka)
+    holds for all complex a only then), None for any other factor."""
+    if isinstance(factor, sp.exp):
+        return factor.args[0]
+    if isinstance(factor, sp.Pow) and isinstance(factor.base, sp.exp) and factor.exp.is_integer:
+        return factor.base.args[0] * factor.exp
+    return None

@@ -10,6 +10,8 @@ Per-sample evaluation (a batch of one) cannot see a broadcast that mixes samples
 
 Both compare differences between two models (L_1 − L_0), so a θ-free term that mixes samples
 (harmless for training) is not flagged; what is flagged changes the gradient.
+:func:`check_per_sample` takes the evaluation as a callable, so the same check runs on a loss
+(``check_loss``) and on a replayed training step (``check_training_step``).
 
 :func:`coupled_subset` is the small mixed-time batch this module and :mod:`._gradients` use: the
 first ``k`` x_t of every time with all their coupled x_0, in a fixed random order.
@@ -25,7 +27,7 @@ import torch
 
 from ._problem import _no_grad_first, per_sample_loss
 
-__all__ = ["BatchResult", "CoupledSubset", "check_batch", "coupled_subset"]
+__all__ = ["BatchResult", "CoupledSubset", "check_batch", "check_per_sample", "coupled_subset"]
 
 Tensor = torch.Tensor
 #: Rows of the batch the checks use: enough to mix every time, small enough to cost little.
@@ -137,15 +139,29 @@ def _scalar(loss: Callable[..., Any], models: list[Any], x0: Tensor, t: Tensor,
 
 def _per_sample(loss: Callable[..., Any], models: list[Any], x0: Tensor, t: Tensor,
                 noise: Tensor, thr: float, seed: int) -> BatchResult:
-    b = x0.shape[0]
+    def values(model: Any, rows: Tensor) -> Tensor:
+        r = rows.to(x0.device)
+        return _values(loss, model, x0[r], t[r], noise[r])
+
+    return check_per_sample(values, models, x0.shape[0], thr, seed)
+
+
+def check_per_sample(values: Callable[[Any, Tensor], Tensor], models: list[Any], b: int,
+                     thr: float, seed: int) -> BatchResult:
+    """A per-sample loss on a batch of ``b`` rows, permuted and shrunk, for two models.
+
+    ``values(model, rows)`` evaluates the loss on the batch made of the rows ``rows`` (int64
+    indices into the ``b`` rows, in that order) and returns its per-sample values [len(rows)],
+    float64 on the CPU. One mechanism for both entry points: ``check_loss`` indexes its
+    (x0, t, noise); ``check_training_step`` replays the step on those rows with their draws."""
     perm = torch.randperm(b, generator=torch.Generator().manual_seed(seed + 104_729))
     small = b // 2 + 1
+    full = torch.arange(b)
     base, permuted, shrunk = [], [], []
-    for m in models:
-        base.append(_values(loss, m, x0, t, noise))
-        pd = perm.to(x0.device)
-        permuted.append(_values(loss, m, x0[pd], t[pd], noise[pd]))
-        shrunk.append(_values(loss, m, x0[:small], t[:small], noise[:small]))
+    for m in models[:2]:
+        base.append(values(m, full))
+        permuted.append(values(m, perm))
+        shrunk.append(values(m, full[:small]))
     d = base[1] - base[0]
     scale = float(d.abs().max()) or 1.0
     for label, got, want in (

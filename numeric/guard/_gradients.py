@@ -12,6 +12,11 @@ must agree to rounding (relative residual ‖g_L − g_S‖/‖g_S‖ ~1e-15 in 
 the same graph is differentiated once per time to say where and how: no gradient at all for some
 t, or a gradient that is a constant multiple ρ of what the values imply (ρ = ½ for
 ``0.5*m(x) + 0.5*m(x).detach()``).
+
+One mechanism, :func:`gradient_check`, serves both entry points: it takes L̄(x_t) as a callable
+of the model. :func:`check_gradients` builds it from ``loss(model, x0, t, noise)`` on the coupled
+pairs (``check_loss``); ``check_training_step`` builds it by replaying the step with the chosen
+draws and autograd on (:mod:`._step_coupled`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import torch
 
 from ._batch import CoupledSubset
 
-__all__ = ["GRADIENT_XT_PER_TIME", "GradientResult", "check_gradients"]
+__all__ = ["GRADIENT_XT_PER_TIME", "GradientResult", "check_gradients", "gradient_check"]
 
 Tensor = torch.Tensor
 #: x_t per time for the gradient check: exactness needs few (docs/design.md §3b: 8–16 for
@@ -114,16 +119,41 @@ def check_gradients(loss: Callable[..., Any], to_score: Callable[..., Any], mode
                     sub: CoupledSubset, lam: Tensor, times: list[float], *, thr: float,
                     seed: int, batch_size: int,
                     dim_weights: Tensor | None = None) -> GradientResult:
-    """The check of the module docstring on ``sub`` (from :func:`._batch.coupled_subset`).
-    With ``dim_weights`` [T, D] (a fitted metric Λ(t)) S is Σ_d Λ_d (∇log p_t − s)_d² and λ = 1."""
-    g = torch.Generator().manual_seed(seed + 31_337)
+    """The check of the module docstring for ``check_loss``: ``loss(model, x0, t, noise)`` on
+    ``sub`` (from :func:`._batch.coupled_subset`), L̄ summed per x_t from its pairs. With
+    ``dim_weights`` [T, D] (a fitted metric Λ(t)) S is Σ_d Λ_d (∇log p_t − s)_d² and λ = 1."""
     n_xt = sub.xt.shape[0]
+    w = sub.weights.to(torch.float64)
+
+    def lbar(model: Any) -> Tensor:
+        vals = _loss_values(loss, model, sub, batch_size)
+        return torch.zeros(n_xt, dtype=torch.float64, device=vals.device).index_add(
+            0, sub.xt_index.to(vals.device), w.to(vals.device) * vals)
+
+    return gradient_check(lbar, lambda m: to_score(m, sub.xt, sub.xt_t), models, sub.score,
+                          torch.arange(len(times)).repeat_interleave(sub.k), lam, times,
+                          thr=thr, seed=seed, dim_weights=dim_weights)
+
+
+def gradient_check(lbar: Callable[[Any], Tensor], scores: Callable[[Any], Any],
+                   models: list[Any], exact: Tensor, xt_time: Tensor, lam: Tensor,
+                   times: list[float], *, thr: float, seed: int,
+                   dim_weights: Tensor | None = None, what: str = "the loss") -> GradientResult:
+    """The check of the module docstring, for any entry point.
+
+    ``lbar(model)`` is the coupled average L̄(x_t) [N] of the loss under test with its autograd
+    graph kept (``check_loss``: a weighted sum of per-pair losses; ``check_training_step``: the
+    replayed step); ``scores(model)`` the model's score estimate at the same N x_t (graph kept);
+    ``exact`` [N, D] the true ∇log p_t there and ``xt_time`` [N] each x_t's index into ``times``
+    and ``lam``. ``what`` names the loss in messages ("the loss", "the step")."""
+    g = torch.Generator().manual_seed(seed + 31_337)
+    n_xt = exact.shape[0]
+    xt_time = xt_time.to(torch.int64).cpu()
     r = torch.randn(n_xt, generator=g, dtype=torch.float64)
-    pair_coef = r[sub.xt_index] * sub.weights
-    lam_xt = lam.to(torch.float64).repeat_interleave(sub.k)
+    lam_xt = lam.to(torch.float64)[xt_time]
     w_xt = None
     if dim_weights is not None:
-        w_xt = dim_weights.to(torch.float64).repeat_interleave(sub.k, dim=0)   # [T·k, D]
+        w_xt = dim_weights.to(torch.float64)[xt_time]   # [N, D]
         lam_xt = torch.ones_like(lam_xt)
     notes: list[str] = []
     worst, worst_j, worst_state = -1.0, -1, None
@@ -136,19 +166,19 @@ def check_gradients(loss: Callable[..., Any], to_score: Callable[..., Any], mode
             continue
         with torch.enable_grad():
             try:
-                vals = _loss_values(loss, model, sub, batch_size)
+                vals = lbar(model)
             except Exception as exc:
-                notes.append(f"the gradient check could not run: the loss raised "
+                notes.append(f"the gradient check could not run: {what} raised "
                              f"{type(exc).__name__} with grad enabled ({exc})")
                 return GradientResult((), tuple(notes), None)
             if not vals.requires_grad:
                 return GradientResult((
-                    "the loss is not differentiable in the model's parameters: its values "
+                    f"{what} is not differentiable in the model's parameters: its values "
                     "carry no gradient (no grad_fn). Was it computed under torch.no_grad(), "
                     "detached, or through NumPy? Training on it would not update the model; "
                     "compute it with torch operations on model(x_t, t)",), tuple(notes), None)
             try:
-                est = to_score(model, sub.xt, sub.xt_t)
+                est = scores(model)
             except Exception as exc:
                 notes.append(f"the gradient check could not run: to_score raised "
                              f"{type(exc).__name__} with grad enabled ({exc})")
@@ -158,9 +188,9 @@ def check_gradients(loss: Callable[..., Any], to_score: Callable[..., Any], mode
                              "gradient to the model's parameters (make to_score differentiable, "
                              "e.g. create_graph=True when it differentiates an energy)")
                 return GradientResult((), tuple(notes), None)
-            sq = (sub.score.to(est.device) - est.reshape(n_xt, -1).to(torch.float64)) ** 2
+            sq = (exact.to(est.device) - est.reshape(n_xt, -1).to(torch.float64)) ** 2
             s_val = (sq if w_xt is None else sq * w_xt.to(sq.device)).sum(-1)
-            obj_l = (pair_coef.to(vals.device) * vals).sum()
+            obj_l = (r.to(vals.device) * vals).sum()
             obj_s = (r.to(s_val.device) * lam_xt.to(s_val.device) * s_val).sum()
             g_l = _grad(obj_l, params, retain=True)
             g_s = _grad(obj_s, params, retain=True)
@@ -181,29 +211,27 @@ def check_gradients(loss: Callable[..., Any], to_score: Callable[..., Any], mode
     if worst <= thr:
         return GradientResult((), tuple(notes), worst)
     vals, s_val, params = worst_state
-    return GradientResult(tuple(_localise(vals, s_val, params, pair_coef, r, lam_xt, sub,
-                                          times, thr, worst, worst_j)), tuple(notes), worst)
+    return GradientResult(tuple(_localise(vals, s_val, params, r, lam_xt, xt_time, times, thr,
+                                          worst, worst_j, what)), tuple(notes), worst)
 
 
-def _localise(vals: Tensor, s_val: Tensor, params: list[Tensor], pair_coef: Tensor, r: Tensor,
-              lam_xt: Tensor, sub: CoupledSubset, times: list[float], thr: float, worst: float,
-              model_j: int) -> list[str]:
+def _localise(vals: Tensor, s_val: Tensor, params: list[Tensor], r: Tensor, lam_xt: Tensor,
+              xt_time: Tensor, times: list[float], thr: float, worst: float, model_j: int,
+              what: str) -> list[str]:
     """Per time: does any gradient reach the model, and is it a constant multiple of λ∇S?"""
     order = sorted(range(len(times)), key=lambda i: times[i])
-    xt_time = torch.arange(len(times)).repeat_interleave(sub.k)
     rows = []
     with torch.enable_grad():
         for i in order:
-            on_l = (sub.time_index == i).to(torch.float64)
-            on_s = (xt_time == i).to(torch.float64)
-            gl = _grad((pair_coef * on_l).to(vals.device).mul(vals).sum(), params, retain=True)
-            gs = _grad((r * lam_xt * on_s).to(s_val.device).mul(s_val).sum(), params,
+            on = (xt_time == i).to(torch.float64)
+            gl = _grad((r * on).to(vals.device).mul(vals).sum(), params, retain=True)
+            gs = _grad((r * lam_xt * on).to(s_val.device).mul(s_val).sum(), params,
                        retain=True)
             rows.append((gl, gs))
     ts = [times[i] for i in order]
     dead = [float(gl.norm()) <= 1e-12 * float(gs.norm()) and float(gs.norm()) > 0
             for gl, gs in rows]
-    head = (f"the gradient of the loss is not λ(t)·∇SM although its values are (model "
+    head = (f"the gradient of {what} is not λ(t)·∇SM although its values are (model "
             f"{model_j}: relative gradient residual {worst:.2g}, threshold {thr:.0e})")
     if any(dead):
         return [f"{head}: no gradient reaches the model {_range_text(ts, dead)} (a detach or "

@@ -19,6 +19,13 @@ the guard chooses; the model is wrapped to read what the step feeds it.
    those noises and reproduces the coupled x_t exactly (checked).
 4. **Fit.** Per x_t, the weighted loss of model j minus model 0 must be λ(t) times the SM
    difference, as in :func:`numeric.check_loss` (Vincent 2011, eq. 11, pointwise).
+5. **Batch and gradients**, by check_loss's own mechanisms (:func:`._batch.check_per_sample`,
+   :func:`._gradients.gradient_check`), the step replayed as the evaluation: a per-sample step
+   must give each sample the same value when a mixed-t batch is permuted and shrunk (a scalar
+   step must equal the mean or sum of its per-sample values, step 3); and with autograd on,
+   ∇_θ L̄(x_t) = λ(t)·∇_θ S(x_t) per time, L̄ the step's coupled average on 4 x_t per time.
+   The gradient threshold is check_loss's, in the precision the step computes in
+   (numeric/_tolerances.py).
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ from typing import Any
 import torch
 
 from .._errors import invalid
+from .._tolerances import RESIDUAL_RTOL, data_scale, residual_thresholds
 from .._validate import positive_int, resolve_device, resolve_dtype
+from ._batch import BATCH_ROWS, check_per_sample
 from ._expected import _check_expected, _expected_text, _ft
+from ._gradients import GRADIENT_XT_PER_TIME, gradient_check
 from ._inputs import (
     DEFAULT_MODELS,
     DEFAULT_TIMES,
@@ -43,7 +53,14 @@ from ._inputs import (
 )
 from ._problem import _fit, _scores
 from ._report import LossReport
-from ._step_coupled import _Coupled, _evaluate, _evaluate_per_xt, _NoVmap
+from ._step_coupled import (
+    _Coupled,
+    _evaluate,
+    _evaluate_per_xt,
+    _NoVmap,
+    batch_values,
+    gradient_inputs,
+)
 from ._step_kernel import _Kernel, _probe_kernel, _schedule_check
 from ._step_replay import (
     _STEP_SIG,
@@ -64,8 +81,8 @@ Tensor = torch.Tensor
 #: x_t per time: exactness needs only a few (DESIGN.md §3b); bench/guard.py measures the verdicts.
 DEFAULT_STEP_SAMPLES = 8
 
-#: Relative residual above which the step fails (as check_loss's RESIDUAL_RTOL).
-STEP_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-7, torch.float32: 1e-3}
+#: Relative residual above which the step fails: check_loss's (numeric/_tolerances.py).
+STEP_RTOL: dict[torch.dtype, float] = RESIDUAL_RTOL
 
 #: Shape agreement needed to name a weighting.
 MATCH_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-6, torch.float32: 1e-2}
@@ -100,8 +117,13 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
     object with ``alpha(t)``/``sigma(t)`` or ``add_noise(x0, noise, t)``) is a cross-check: the
     report says in words how the measured kernel relates to it (time reversed, x0 rescaled, input
     scaled) and fails only where they disagree. ``LossReport.draws`` says which draw is t and
-    which the noise. Draws from NumPy or Python's ``random``, a step that draws nothing, draws
-    differently on replay or is not deterministic given its draws raise :class:`SmeqError`.
+    which the noise. As in :func:`numeric.check_loss`, when the values fit the gradient of the
+    replayed step must be λ(t)·∇_θ SM per time (``LossReport.gradient_residual``; a detached or
+    half-detached prediction fails) and a per-sample step must be unchanged by permuting or
+    shrinking the batch (``LossReport.batch``). Draws from NumPy or Python's ``random`` (a
+    module function, a ``random.Random``, ``numpy.random.Generator`` or ``RandomState``) raise
+    :class:`SmeqError` naming the call, e.g. ``numpy.random.Generator.normal()``; so do a step
+    that draws nothing, draws differently on replay or is not deterministic given its draws.
     """
     _callable("step", step, _STEP_SIG)
     _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")
@@ -177,6 +199,15 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         i = int(lam.argmin())
         findings.append(f"λ(t) must be > 0, got λ = {float(lam[i]):.3g} at t={_ft(t_list[i])}: "
                         "the loss does not decrease as the model approaches the true score")
+    gradient_residual: float | None = None
+    batch_text = (f"scalar step loss = {coupled.reduction} of its per-sample values on a "
+                  "mixed-t batch" if scalar and coupled.reduction else None)
+    if not findings:
+        found, batch_text, gradient_residual = _batch_and_gradients(
+            runner, taps, coupled, to_score, scalar, bs, lam, t_list, thr_grad=max(
+                thr, _gradient_threshold(rtol, dtype, kernel, mix)), thr=thr, seed=seed,
+            batch_text=batch_text, notes=notes)
+        findings += found
     g2 = None
     if schedule is not None:
         more_notes, more_findings, g2 = _schedule_check(schedule, kernel, shape, dtype, dev)
@@ -203,9 +234,44 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         expected=expected_text, findings=tuple(findings), notes=tuple(notes),
         threshold=thr, target=target, residuals=dict(zip(t_list, res.tolist(), strict=True)),
         mode=f"posterior-coupled, intercepted step ({'; '.join(kernel.draw_text)}), loss {how}",
-        batch=(f"scalar step loss = {coupled.reduction} of its per-sample values on a mixed-t "
-               "batch" if scalar and coupled.reduction else None),
-        draws=tuple(kernel.draw_text))
+        batch=batch_text, gradient_residual=gradient_residual, draws=tuple(kernel.draw_text))
+
+
+def _gradient_threshold(rtol: float | None, dtype: torch.dtype, kernel: _Kernel,
+                        mix: Any) -> float:
+    """The gradient check's threshold: check_loss's, per time from the tolerance table
+    (numeric/_tolerances.py) in the precision the step really computes in (float32 when it
+    draws or feeds the model float32), raised where a time is ill-conditioned."""
+    low = kernel.low_precision or kernel.x_dtype != torch.float64
+    eff = torch.float32 if low and dtype == torch.float64 else dtype
+    return float(residual_thresholds(eff, kernel.alpha, kernel.sigma, scale=data_scale(
+        mix.weights, mix.means, mix.covs), rtol=rtol).max())
+
+
+def _batch_and_gradients(runner: _Runner, taps: list[_Tap], coupled: _Coupled,
+                         to_score: Callable[..., Any], scalar: bool, batch: int, lam: Tensor,
+                         t_list: list[float], *, thr_grad: float, thr: float, seed: int,
+                         batch_text: str | None, notes: list[str]
+                         ) -> tuple[list[str], str | None, float | None]:
+    """check_loss's batch and gradient checks (:mod:`._batch`, :mod:`._gradients`) on the
+    replayed step: a per-sample step must give each sample the same value under a permutation
+    of a mixed-t batch and in a smaller batch; ∇_θ L̄ = λ(t)·∇_θ S per time, with L̄ the step
+    replayed on the coupled rows with autograd on. Returns (findings, batch text, residual)."""
+    findings: list[str] = []
+    if not scalar:
+        values, b = batch_values(coupled, runner, BATCH_ROWS)
+        if b >= 3 and len(taps) >= 2:
+            found = check_per_sample(values, taps, b, thr, seed)
+            findings += found.findings
+            batch_text = found.text
+    if findings:
+        return findings, batch_text, None
+    lbar, scores, exact, xt_time = gradient_inputs(coupled, GRADIENT_XT_PER_TIME, runner,
+                                                   scalar, batch, to_score)
+    grads = gradient_check(lbar, scores, list(taps), exact, xt_time, lam, t_list,
+                           thr=thr_grad, seed=seed, what="the step")
+    notes += grads.notes
+    return list(grads.findings), batch_text, grads.residual
 
 
 def _evaluate_models(runner: _Runner, taps: list[_Tap], coupled: _Coupled,

@@ -236,8 +236,10 @@ def _evaluate(runner: _Runner, tap: _Tap, coupled: _Coupled, scalar: bool, batch
     return vals, how
 
 
-def _per_sample(runner: _Runner, tap: _Tap, x0: Tensor, vals: dict[int, Tensor]
-                ) -> tuple[Tensor, str]:
+def _per_sample(runner: _Runner, tap: _Tap, x0: Tensor, vals: dict[int, Tensor], *,
+                grad: bool = False) -> tuple[Tensor, str]:
+    """A scalar step per sample, batches of one through ``torch.func.vmap``; with ``grad`` the
+    values keep their autograd graph (a loop over the samples where vmap cannot run)."""
     keys = sorted(vals)
 
     def one(x: Tensor, *v: Tensor) -> Tensor:
@@ -249,13 +251,96 @@ def _per_sample(runner: _Runner, tap: _Tap, x0: Tensor, vals: dict[int, Tensor]
         return out.reshape(())
 
     try:
-        with torch.no_grad():
+        with torch.enable_grad() if grad else torch.no_grad():
             got = torch.func.vmap(one, randomness="error")(x0, *(vals[i] for i in keys))
+        if grad:
+            return got.to(torch.float64).reshape(-1), "scalar, per sample via vmap"
         return got.detach().to(torch.float64).cpu(), "scalar, per sample via vmap"
     except (Stop, SmeqError):
         raise
     except (Exception, _Mismatch):  # any vmap limitation: one call per x_t instead
-        raise _NoVmap from None
+        if not grad:
+            raise _NoVmap from None
+    outs = [runner.call(tap, x0[i:i + 1], {j: v[i:i + 1] for j, v in vals.items()}, grad=True)
+            for i in range(x0.shape[0])]
+    return torch.stack([o.reshape(()) for o in outs]).to(torch.float64), \
+        "scalar, per sample by a loop"
+
+
+def gradient_inputs(coupled: _Coupled, k: int, runner: _Runner, scalar: bool, batch: int,
+                    to_score: Any) -> tuple[Any, Any, Tensor, Tensor]:
+    """What :func:`._gradients.gradient_check` needs for a replayed step, on the first ``k`` x_t
+    of each time with all their coupled rows (in the batch order of the value check):
+    ``(lbar, scores, exact, xt_time)``. ``lbar(tap)`` replays the step with the chosen draws and
+    autograd on and sums its per-row losses with the posterior weights per x_t (a scalar step: per
+    sample via vmap, or one call per x_t on an equal-weight set); ``scores(tap)`` is
+    ``to_score`` at the same x_t, as the step fed them to the model."""
+    k = max(1, min(int(k), coupled.n))
+    n, m, n_t = coupled.n, coupled.m, coupled.n_t
+    d = coupled.xt.shape[-1]
+    xt_of = coupled.perm // m                                  # original x_t of each row
+    keep = ((xt_of % n) < k).nonzero().squeeze(1)
+    sub_xt = (xt_of[keep] // n) * k + xt_of[keep] % n          # time-major subset index
+    w = coupled.weights.reshape(-1)[coupled.perm[keep]]
+    x0_rows = coupled.x0_rows[keep]
+    values = {i: v[keep] for i, v in coupled.values.items()}
+    n_sub = n_t * k
+    scale = 1.0 / m if coupled.reduction == "sum" else 1.0
+
+    def lbar(tap: _Tap) -> Tensor:
+        if coupled.equal:       # rows grouped by x_t, equal weights: one call per x_t
+            outs = []
+            for ti in range(n_t):
+                for j in range(k):
+                    c = ti * n + j
+                    x0_flat, vals = coupled.rows(c * m, (c + 1) * m)
+                    out = runner.call(tap, runner.x0(x0_flat), vals, grad=True)
+                    outs.append(out.reshape(()).to(torch.float64) * scale)
+            return torch.stack(outs)
+        parts = []
+        for lo in range(0, keep.numel(), batch):
+            x0 = runner.x0(x0_rows[lo:lo + batch])
+            vals = {i: v[lo:lo + batch] for i, v in values.items()}
+            if scalar:
+                parts.append(_per_sample(runner, tap, x0, vals, grad=True)[0])
+            else:
+                out = runner.call(tap, x0, vals, grad=True)
+                parts.append(out.reshape(-1).to(torch.float64))
+        per_row = torch.cat(parts)
+        return torch.zeros(n_sub, dtype=torch.float64, device=per_row.device).index_add(
+            0, sub_xt.to(per_row.device), w.to(per_row.device) * per_row)
+
+    x_all, t_all = coupled.score_inputs()
+    orig_xt = coupled.perm_xt                                  # position -> original x_t
+    pos = ((orig_xt % n) < k).nonzero().squeeze(1)
+    sub_pos = (orig_xt[pos] // n) * k + orig_xt[pos] % n
+    order = pos[torch.argsort(sub_pos)]                        # positions in subset order
+    x_sub = x_all[order.to(x_all.device)]
+    t_sub = t_all
+    if isinstance(t_all, Tensor) and t_all.dim() >= 1 and t_all.shape[0] == n_t * n:
+        t_sub = t_all[order.to(t_all.device)]
+
+    def scores(tap: _Tap) -> Any:
+        return to_score(tap, x_sub, t_sub)
+
+    exact = coupled.score[:, :k].reshape(n_sub, d)
+    return lbar, scores, exact, torch.arange(n_t).repeat_interleave(k)
+
+
+def batch_values(coupled: _Coupled, runner: _Runner, rows: int) -> tuple[Any, int]:
+    """``(values, b)`` for :func:`._batch.check_per_sample` on a per-sample step: the first ``b``
+    rows of the mixed-t coupled batch, replayed in any order or subset with their own draws."""
+    b = min(rows, coupled.x0_rows.shape[0])
+    x0_rows, draws = coupled.rows(0, b)
+
+    def values(tap: _Tap, idx: Tensor) -> Tensor:
+        out = runner.call(tap, runner.x0(x0_rows[idx]), {i: v[idx] for i, v in draws.items()})
+        if not isinstance(out, Tensor):
+            raise invalid("step", f"returned {type(out).__name__}", "return a tensor")
+        return out.detach().to(torch.float64).cpu().reshape(-1) if out.dim() else \
+            out.detach().to(torch.float64).cpu().reshape(1)
+
+    return values, b
 
 
 def _check_reproduced(tap: _Tap, want: Tensor, k: _Kernel) -> None:

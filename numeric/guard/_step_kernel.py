@@ -122,6 +122,17 @@ def _probe_kernel(runner: _Runner, tap: _Tap, t_cands: list[Draw], noises: list[
             raise invalid("step", "the time draw has too few values", _TIME_MODE)
     k.time_draw, k.t_std = time_draw, t_std
     k.nuisance = [c for c in t_cands if c is not time_draw]
+    text = []
+    if time_draw is not None:
+        text.append(f"t ← {time_draw.describe(RECORD_BATCH)} (draw {time_draw.index})")
+    for i, n in enumerate(noises):
+        lab = "noise" if len(noises) == 1 else f"noise {i + 1}"
+        text.append(f"{lab} ← {n.describe(RECORD_BATCH, (RECORD_BATCH, *shape))} "
+                    f"(draw {n.index})")
+    for c in k.nuisance:
+        text.append(f"held fixed: {c.describe(RECORD_BATCH)} (draw {c.index}, does not change "
+                    "what the model receives)")
+    k.draw_text = text
     base = values(time_draw, nz())
     x_c, t_in = run(zeros, base)
     x_a, _ = run(ones, base)
@@ -138,6 +149,13 @@ def _probe_kernel(runner: _Runner, tap: _Tap, t_cands: list[Draw], noises: list[
             raise invalid("step", "passes the model a t that depends on the noise",
                           f"compute t from the time draw only, or {_TIME_MODE}")
     big_a = x_a - x_c
+    if not all(bool(torch.isfinite(v).all()) for v in (x_c, x_a, *betas)):
+        k.not_affine = ("the step fed the model non-finite values for finite inputs (x0 of "
+                        "zeros or ones, noise of zeros or ones per sample): a sample's x_t "
+                        "divides by something computed from the batch, e.g. noise / noise.std()"
+                        " (a batch statistic makes each sample's x_t depend on the others); "
+                        "there is no per-sample kernel x_t = α x0 + σ ε to check exactly")
+        return k
     # check that the step is affine in (x0, noise): one random replay
     r0 = torch.randn(n_t, d, generator=gen, dtype=torch.float64)
     rz = {n.index: torch.randn(n_t, d, generator=gen, dtype=torch.float64) for n in noises}
@@ -163,6 +181,8 @@ def _probe_kernel(runner: _Runner, tap: _Tap, t_cands: list[Draw], noises: list[
         k.not_affine = (f"what the step feeds the model is not affine in (x0, noise): it differs "
                         f"from A·x0 + Σβ·z + c by {err:.2g} relative (A, β, c probed with basis "
                         "inputs); x_t = α x0 + σ ε needs an affine noising")
+    if k.not_affine is not None:
+        return k
     if k.low_precision:
         k.notes.append("the noise is drawn in " + ", ".join(sorted({str(n.dtype).replace(
             "torch.", "") for n in noises})) + " while the check runs in float64: the threshold "
@@ -197,17 +217,6 @@ def _probe_kernel(runner: _Runner, tap: _Tap, t_cands: list[Draw], noises: list[
         k.notes.append("the step maps x0 affinely before noising (x_t = α(t)·(a⊙x0 + c) + σ(t)·ε "
                        "with a ≠ 1 or c ≠ 0, e.g. [0, 1] → [−1, 1]); the guard's data are chosen "
                        "so that the mapped x0 follows its mixture")
-    text = []
-    if time_draw is not None:
-        text.append(f"t ← {time_draw.describe(RECORD_BATCH)} (draw {time_draw.index})")
-    for i, n in enumerate(noises):
-        lab = "noise" if len(noises) == 1 else f"noise {i + 1}"
-        text.append(f"{lab} ← {n.describe(RECORD_BATCH, (RECORD_BATCH, *shape))} "
-                    f"(draw {n.index})")
-    for c in k.nuisance:
-        text.append(f"held fixed: {c.describe(RECORD_BATCH)} (draw {c.index}, does not change "
-                    "what the model receives)")
-    k.draw_text = text
     return k
 
 

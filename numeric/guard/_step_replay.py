@@ -3,7 +3,8 @@
 :class:`_Tap` wraps a model to read what the step feeds it (and to stop the step there);
 :class:`_Runner` replays the step with chosen draws (:class:`_Plan`), refusing a replay that draws
 differently; :func:`_record` makes the first run and refuses what cannot be replayed (NumPy or
-Python ``random`` draws, other torch samplers, no draws); :func:`_classify` names the time and
+Python ``random`` draws, named by :class:`._intercept.HostRngWatch`; other torch samplers; no
+draws); :func:`_classify` names the time and
 noise draws.
 """
 
@@ -139,11 +140,14 @@ class _Runner:
     def x0(self, flat: Tensor) -> Tensor:
         return flat.reshape(flat.shape[0], *self.shape).to(dtype=self.dtype, device=self.device)
 
-    def call(self, tap: _Tap, x0: Tensor, values: dict[int, Tensor]) -> Any:
+    def call(self, tap: _Tap, x0: Tensor, values: dict[int, Tensor], *,
+             grad: bool = False) -> Any:
+        """The step on ``x0`` with the draws ``values``; ``grad=True`` keeps the autograd graph
+        (for the gradient check), else it runs under ``torch.no_grad()`` where it can."""
         plan = _Plan(self.expected, x0.shape[0], values, RECORD_BATCH)
         try:
             with DrawMode(plan):
-                return _call_step(self.step, tap, x0)
+                return _call_step(self.step, tap, x0, grad=grad)
         except _Mismatch as exc:
             raise invalid("step", f"drew differently on a replay: {exc}", "make the step draw "
                           "the same values in the same order on every call (no draws that depend "
@@ -164,8 +168,11 @@ class _Runner:
         return tap.calls[0]
 
 
-def _call_step(step: Callable[..., Any], model: Any, x0: Tensor) -> Any:
+def _call_step(step: Callable[..., Any], model: Any, x0: Tensor, *, grad: bool = False) -> Any:
     try:
+        if grad:
+            with torch.enable_grad():
+                return step(model, x0)
         try:
             with torch.no_grad():
                 return step(model, x0)
@@ -189,13 +196,13 @@ def _record(runner: _Runner, tap: _Tap, x0: Tensor, seed: int) -> tuple[list[Dra
     torch_state = torch.random.get_rng_state()
     tap.calls, tap.record = [], True
     try:
-        with HostRngWatch() as host, mode:
+        with HostRngWatch((runner.step,)) as host, mode:
             out = _call_step(runner.step, tap, x0)
     finally:
         tap.record = False
         changed = not torch.equal(torch_state, torch.random.get_rng_state())
         torch.random.set_rng_state(torch_state)
-    if host.changed:
+    if host.changed or host.drawn:
         raise invalid("step", f"draws from {host.description()}, which the guard cannot "
                       "intercept or choose (and if those draws pair samples across the batch, "
                       "as optimal-transport matchers do with numpy.random.choice, a sample's x_t "

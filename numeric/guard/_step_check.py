@@ -204,8 +204,8 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
                   "mixed-t batch" if scalar and coupled.reduction else None)
     if not findings:
         found, batch_text, gradient_residual = _batch_and_gradients(
-            runner, taps, coupled, to_score, scalar, bs, lam, t_list, thr_grad=max(
-                thr, _gradient_threshold(rtol, dtype, kernel, mix)), thr=thr, seed=seed,
+            runner, taps, coupled, to_score, scalar, bs, lam, t_list, thr=max(
+                thr, _precision_threshold(rtol, dtype, kernel, mix)), seed=seed,
             batch_text=batch_text, notes=notes)
         findings += found
     g2 = None
@@ -237,11 +237,11 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
         batch=batch_text, gradient_residual=gradient_residual, draws=tuple(kernel.draw_text))
 
 
-def _gradient_threshold(rtol: float | None, dtype: torch.dtype, kernel: _Kernel,
-                        mix: Any) -> float:
-    """The gradient check's threshold: check_loss's, per time from the tolerance table
-    (numeric/_tolerances.py) in the precision the step really computes in (float32 when it
-    draws or feeds the model float32), raised where a time is ill-conditioned."""
+def _precision_threshold(rtol: float | None, dtype: torch.dtype, kernel: _Kernel,
+                         mix: Any) -> float:
+    """The batch and gradient checks' threshold: check_loss's, per time from the tolerance
+    table (numeric/_tolerances.py) in the precision the step really computes in (float32 when
+    it draws or feeds the model float32), raised where a time is ill-conditioned."""
     low = kernel.low_precision or kernel.x_dtype != torch.float64
     eff = torch.float32 if low and dtype == torch.float64 else dtype
     return float(residual_thresholds(eff, kernel.alpha, kernel.sigma, scale=data_scale(
@@ -250,7 +250,7 @@ def _gradient_threshold(rtol: float | None, dtype: torch.dtype, kernel: _Kernel,
 
 def _batch_and_gradients(runner: _Runner, taps: list[_Tap], coupled: _Coupled,
                          to_score: Callable[..., Any], scalar: bool, batch: int, lam: Tensor,
-                         t_list: list[float], *, thr_grad: float, thr: float, seed: int,
+                         t_list: list[float], *, thr: float, seed: int,
                          batch_text: str | None, notes: list[str]
                          ) -> tuple[list[str], str | None, float | None]:
     """check_loss's batch and gradient checks (:mod:`._batch`, :mod:`._gradients`) on the
@@ -266,10 +266,12 @@ def _batch_and_gradients(runner: _Runner, taps: list[_Tap], coupled: _Coupled,
             batch_text = found.text
     if findings:
         return findings, batch_text, None
-    lbar, scores, exact, xt_time = gradient_inputs(coupled, GRADIENT_XT_PER_TIME, runner,
-                                                   scalar, batch, to_score)
+    # one step call per x_t where vmap cannot run the step: half as many x_t (exactness needs
+    # few, docs/design.md §3b)
+    k = GRADIENT_XT_PER_TIME // 2 if coupled.equal else GRADIENT_XT_PER_TIME
+    lbar, scores, exact, xt_time = gradient_inputs(coupled, k, runner, scalar, batch, to_score)
     grads = gradient_check(lbar, scores, list(taps), exact, xt_time, lam, t_list,
-                           thr=thr_grad, seed=seed, what="the step")
+                           thr=thr, seed=seed, what="the step")
     notes += grads.notes
     return list(grads.findings), batch_text, grads.residual
 

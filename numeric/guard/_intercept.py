@@ -517,7 +517,10 @@ def _reachable_generators(roots: Sequence[Any], types_: tuple[type, ...], limit:
         if code is not None and hasattr(code, "co_code"):
             codes.append(code)
         if level < depth:
-            queue += [(p, c, level + 1) for p, c in _children(obj, path)]
+            try:
+                queue += [(p, c, level + 1) for p, c in _children(obj, path)]
+            except Exception:  # an object that refuses introspection: not followed
+                continue
     return found, codes
 
 

@@ -102,3 +102,21 @@ def test_host_rng_draws_are_seen_and_the_states_restored() -> None:
     with HostRngWatch() as quiet:
         pass
     assert quiet.description() == ""
+
+
+def test_host_generators_reached_by_a_function_are_named_and_restored() -> None:
+    gen = np.random.default_rng(0)
+    py = random.Random(0)
+    before = (gen.bit_generator.state, py.getstate())
+
+    def fn() -> None:
+        gen.normal(size=2)
+        py.gauss(0.0, 1.0)
+
+    with HostRngWatch((fn,)) as watch:
+        fn()
+    assert watch.drawn == ["random.Random.gauss", "numpy.random.Generator.normal() (the "
+                           "step's `gen`)"]
+    assert watch.changed == []                       # no global state moved ...
+    assert "numpy.random.Generator.normal()" in watch.description()  # ... yet it is named
+    assert (gen.bit_generator.state, py.getstate()) == before

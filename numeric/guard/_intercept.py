@@ -1,4 +1,4 @@
-"""Record and replay the random draws of an unmodified training step (shared/DESIGN.md §3b).
+"""Record and replay the random draws of an unmodified training step (docs/design.md §3b).
 
 A step ``step(model, x0)`` that draws t and the noise through torch's RNG is run under
 :class:`DrawMode`, a :class:`torch.overrides.TorchFunctionMode`. Every draw through ``torch.rand``,

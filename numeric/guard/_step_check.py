@@ -1,4 +1,4 @@
-"""The exact guard on an unmodified training step ``step(model, x0) -> loss`` (DESIGN.md §3b).
+"""The exact guard on an unmodified training step ``step(model, x0) -> loss`` (docs/design.md §3b).
 
 The step draws t and the noise itself. The guard runs it under :class:`DrawMode`
 (:mod:`numeric.guard._intercept`), which records every torch draw and, on replays, returns values
@@ -14,9 +14,9 @@ the guard chooses; the model is wrapped to read what the step feeds it.
    them (float32 tables, reversed time, x0 mapped to [−1, 1], an input scaling).
 3. **Coupled set for the measured kernel** (:mod:`._step_coupled`). With α = A (up to a fixed
    per-element map of x0) and σ = ‖β‖, x_t is drawn from the Gaussian mixture's p_t and each x_t
-   gets the posterior-coupled x0 set (DESIGN.md §3); the combined noise is split exactly over the
-   K noise draws (conditional flow matching with σ > 0 draws two). The step is replayed with
-   those noises and reproduces the coupled x_t exactly (checked).
+   gets the posterior-coupled x0 set (docs/design.md §3); the combined noise is split exactly
+   over the K noise draws (conditional flow matching with σ > 0 draws two). The step is replayed
+   with those noises and reproduces the coupled x_t exactly (checked).
 4. **Fit.** Per x_t, the weighted loss of model j minus model 0 must be λ(t) times the SM
    difference, as in :func:`numeric.check_loss` (Vincent 2011, eq. 11, pointwise).
 5. **Batch and gradients**, by check_loss's own mechanisms (:func:`._batch.check_per_sample`,
@@ -78,7 +78,7 @@ __all__ = ["DEFAULT_STEP_SAMPLES", "check_training_step"]
 
 Tensor = torch.Tensor
 
-#: x_t per time: exactness needs only a few (DESIGN.md §3b); bench/guard.py measures the verdicts.
+#: x_t per time: exactness needs only a few (docs/design.md §3b); bench/guard.py measures them.
 DEFAULT_STEP_SAMPLES = 8
 
 #: Relative residual above which the step fails: check_loss's (numeric/_tolerances.py).

@@ -1,6 +1,6 @@
 """The posterior-coupled rows for a measured kernel, and the step evaluated on them.
 
-Per time the Gaussian mixture's coupled set (shared/DESIGN.md §3) is built for the measured α and
+Per time the Gaussian mixture's coupled set (docs/design.md §3) is built for the measured α and
 σ = ‖β‖; the combined noise ε is split over the K noise draws as z = β ε/‖β‖ ± (I − ββᵀ/‖β‖²) w,
 an antithetic pair, so that the posterior mean of anything affine in (x0, z_1..z_K) is exact.
 A scalar step loss is evaluated per sample with ``torch.func.vmap`` over batches of one (each
@@ -117,7 +117,7 @@ def _equal_weights(xt: Tensor, x0: Tensor, w: Tensor, a: float, s: float,
                    g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """An equal-weight set with the same posterior mean: M/2 draws from the weighted set and their
     reflections through the posterior mean m(x_t). Anything affine in x0 still averages to its
-    exact posterior value, which is all the check needs (DESIGN.md §3)."""
+    exact posterior value, which is all the check needs (docs/design.md §3)."""
     _, m_pts, d = x0.shape
     mean = (w[..., None] * x0).sum(1, keepdim=True)                  # [n, 1, D]
     half = max(m_pts // 2, 1)

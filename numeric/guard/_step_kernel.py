@@ -1,4 +1,4 @@
-"""The kernel a training step really applies, measured by replays (shared/DESIGN.md §3b).
+"""The kernel a training step really applies, measured by replays (docs/design.md §3b).
 
 For fixed time draws what the step feeds the model is x_in = A(t)⊙x0 + Σ_k β_k(t) z_k + c(t),
 affine in (x0, noise). Replays with basis inputs, stopped at the model call, read A, β_k and c

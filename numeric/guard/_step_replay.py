@@ -1,4 +1,4 @@
-"""Running a user's training step under the draw mode (shared/DESIGN.md §3b).
+"""Running a user's training step under the draw mode (docs/design.md §3b).
 
 :class:`_Tap` wraps a model to read what the step feeds it (and to stop the step there);
 :class:`_Runner` replays the step with chosen draws (:class:`_Plan`), refusing a replay that draws

@@ -16,7 +16,7 @@ from numeric import Schedule, SmeqError, check_loss, check_training_step
 
 Tensor = torch.Tensor
 VP = Schedule.vp_linear()
-#: the exactness bar for correct losses (DESIGN.md §5: coupled ≤ 1e-12)
+#: the exactness bar for correct losses (docs/design.md §5: coupled ≤ 1e-12)
 EXACT = 1e-12
 
 

@@ -1,8 +1,8 @@
 """check_training_step runs check_loss's gradient and per-sample batch checks on the replayed step.
 
 The gradient of the coupled average L̄ (the step replayed with chosen draws, autograd on) must be
-λ(t)·∇_θ S per time (DESIGN.md §3b "Gradients"); a per-sample step must give each sample the same
-value under a permutation of a mixed-t batch and in a smaller batch ("Batches").
+λ(t)·∇_θ S per time (docs/design.md §3b "Gradients"); a per-sample step must give each sample the
+same value under a permutation of a mixed-t batch and in a smaller batch ("Batches").
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ import torch
 
 from .._errors import invalid
 from .._tolerances import RESIDUAL_RTOL, data_scale, residual_thresholds
-from .._validate import positive_int, resolve_device, resolve_dtype
+from .._validate import check_rtol, check_seed, positive_int, resolve_device, resolve_dtype
 from ._batch import BATCH_ROWS, check_per_sample
 from ._expected import _check_expected, _expected_text, _ft
 from ._gradients import GRADIENT_XT_PER_TIME, gradient_check
@@ -129,7 +129,8 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
     _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")
     dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
-    seed = positive_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
+    rtol = check_rtol("rtol", rtol)
     n_samples = positive_int("n_samples", n_samples, minimum=2)
     n_times = positive_int("n_times", n_times)
     bs = positive_int("batch_size", batch_size)

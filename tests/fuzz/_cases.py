@@ -900,6 +900,51 @@ def proofs_cases() -> list[Case]:
     ]
 
 
+# ---- check_training_step ----------------------------------------------------------------------
+def eps_step(model: Any, x0: torch.Tensor) -> torch.Tensor:
+    """An unmodified ε-prediction training step: draws t and the noise itself."""
+    t = torch.rand(x0.shape[0], dtype=x0.dtype) * 0.9 + 0.05
+    noise = torch.randn_like(x0)
+    a, s = VP.alpha(t).reshape(-1, 1), VP.sigma(t).reshape(-1, 1)
+    return ((model(a * x0 + s * noise, t) - noise) ** 2).sum(1)
+
+
+def _step(step: Any = eps_step, **kw: Any) -> Any:
+    return numeric.check_training_step(step, eps_to_score, **_fast(**kw))
+
+
+def _numpy_step(model: Any, x0: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(np.random.default_rng().uniform(0.05, 0.95, x0.shape[0]))
+    noise = torch.randn_like(x0)
+    a, s = VP.alpha(t).reshape(-1, 1), VP.sigma(t).reshape(-1, 1)
+    return ((model(a * x0 + s * noise, t) - noise) ** 2).sum(1)
+
+
+def _drawless_step(model: Any, x0: torch.Tensor) -> torch.Tensor:
+    t = torch.full((x0.shape[0],), 0.5, dtype=x0.dtype)
+    return (model(x0, t) ** 2).sum(1)
+
+
+def step_cases() -> list[Case]:
+    a = "step"
+    return [
+        Case(a, "correct_step_passes", lambda: _step(), "ok", check=_passes),
+        Case(a, "seed_2_64", lambda: _step(seed=2**64), argument="seed"),
+        Case(a, "seed_negative", lambda: _step(seed=-1), argument="seed"),
+        Case(a, "rtol_nan", lambda: _step(rtol=float("nan")), argument="rtol"),
+        Case(a, "rtol_negative", lambda: _step(rtol=-1.0), argument="rtol"),
+        Case(a, "rtol_string", lambda: _step(rtol="1e-7"), argument="rtol"),
+        Case(a, "step_not_callable", lambda: numeric.check_training_step(
+            42, eps_to_score, **_fast()), argument="step"),
+        Case(a, "to_score_not_callable", lambda: numeric.check_training_step(
+            eps_step, None, **_fast()), argument="to_score"),
+        Case(a, "numpy_draw_named", lambda: _step(_numpy_step), argument="step"),
+        Case(a, "no_draw", lambda: _step(_drawless_step), argument="step"),
+        Case(a, "n_samples_one", lambda: _step(n_samples=1), argument="n_samples"),
+        Case(a, "device_absent", lambda: _step(device=_absent_device()), argument="device"),
+    ]
+
+
 AREAS: dict[str, Callable[[], list[Case]]] = {
     "cli": cli_cases,
     "empirical": empirical_cases,
@@ -909,6 +954,7 @@ AREAS: dict[str, Callable[[], list[Case]]] = {
     "plugin": plugin_cases,
     "proofs": proofs_cases,
     "schedules": schedules_cases,
+    "step": step_cases,
     "strategies": strategies_cases,
 }
 

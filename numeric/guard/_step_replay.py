@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from .._errors import SmeqError, invalid
-from ._intercept import Draw, DrawMode, HostRngWatch, Stop, fresh_values
+from ._host_rng import HostRngWatch
+from ._intercept import Draw, DrawMode, Stop, fresh_values
 
 Tensor = torch.Tensor
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from numeric.guard._intercept import Draw, DrawMode, HostRngWatch
+from numeric.guard._host_rng import HostRngWatch
+from numeric.guard._intercept import Draw, DrawMode
 
 
 def _fill(value: float) -> Any:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from numeric import Schedule, SmeqError, check_training_step
-from numeric.guard._intercept import HostRngWatch
+from numeric.guard._host_rng import HostRngWatch
 
 Tensor = torch.Tensor
 VP = Schedule.vp_linear()

@@ -48,7 +48,7 @@ from ._inputs import (
     with_findings,
 )
 from ._probe import AddNoiseProbe, low_precision_findings, resolve_schedule
-from ._problem import Tensor, _fit, _Problem, _scores
+from ._problem import Tensor, _Problem, _scores, fit_models
 from ._report import LossReport
 from ._statistical import check_statistical
 from ._time_sampling import check_time_sampling
@@ -175,15 +175,8 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         ls.append(avg)
         est.append(problem.unmix_scores(_scores(to_score, model, xt, t_xt)))
         ss.append(problem.sm(est[-1]))
-    dl = torch.stack([v - ls[0] for v in ls[1:]])
-    ds = torch.stack([v - ss[0] for v in ss[1:]])
-    if not bool((ds != 0).any()):
-        raise invalid("models", "all give the same score estimate",
-                      "pass models with different parameters (or leave models=None)")
-    if not bool((dl != 0).any()):
-        raise invalid("loss", "does not depend on the model: every model gives the same loss",
-                      "compute the loss from model(x_t, t) (and do not detach it)")
-    lam, res = _fit(dl, ds)
+    lam, res = fit_models(ls, ss, loss_argument="loss",
+                          fix="compute the loss from model(x_t, t) (and do not detach it)")
     t_list = [float(v) for v in t.tolist()]
     residual = float(res.max())
     worst = t_list[int(res.argmax())]

@@ -185,3 +185,19 @@ def _fit(dl: Tensor, ds: Tensor) -> tuple[Tensor, Tensor]:
     norm = dl.pow(2).sum((0, 2)).sqrt()
     res = left.pow(2).sum((0, 2)).sqrt() / norm.clamp_min(1e-300)
     return lam, torch.where(norm > 0, res, torch.zeros_like(res))
+
+
+def fit_models(ls: list[Tensor], ss: list[Tensor], *, loss_argument: str,
+               fix: str) -> tuple[Tensor, Tensor]:
+    """λ(t) and the residual per time from the coupled losses L̄_j and SM values S_j of every
+    model (differences to model 0, then :func:`_fit`). Models that all give the same score, or a
+    loss (named ``loss_argument``) that no model changes, cannot be fitted and are refused."""
+    dl = torch.stack([v - ls[0] for v in ls[1:]])
+    ds = torch.stack([v - ss[0] for v in ss[1:]])
+    if not bool((ds != 0).any()):
+        raise invalid("models", "all give the same score estimate",
+                      "pass models with different parameters (or leave models=None)")
+    if not bool((dl != 0).any()):
+        raise invalid(loss_argument, "does not depend on the model: every model gives the same "
+                      "loss", fix)
+    return _fit(dl, ds)

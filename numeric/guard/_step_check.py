@@ -51,7 +51,7 @@ from ._inputs import (
     _models,
     _weighting_request,
 )
-from ._problem import _fit, _scores
+from ._problem import _scores, fit_models
 from ._report import LossReport
 from ._step_coupled import (
     _Coupled,
@@ -172,15 +172,8 @@ def check_training_step(step: Callable[..., Any], to_score: Callable[..., Any], 
     except _NoVmap:  # a scalar step vmap cannot run: equal weights, one call per x_t
         coupled = _Coupled(mix, kernel, n_samples, g, runner, equal=True)
         ls, ss, how = _evaluate_models(runner, taps, coupled, to_score, scalar, bs)
-    dl = torch.stack([v - ls[0] for v in ls[1:]])
-    ds = torch.stack([v - ss[0] for v in ss[1:]])
-    if not bool((ds != 0).any()):
-        raise invalid("models", "all give the same score estimate",
-                      "pass models with different parameters (or leave models=None)")
-    if not bool((dl != 0).any()):
-        raise invalid("step", "does not depend on the model: every model gives the same loss",
-                      "compute the loss from the model's output (and do not detach it)")
-    lam, res = _fit(dl, ds)
+    lam, res = fit_models(ls, ss, loss_argument="step",
+                          fix="compute the loss from the model's output (and do not detach it)")
     alpha, sigma = kernel.alpha, kernel.sigma
     t_list = kernel.t_values
     residual = float(res.max())

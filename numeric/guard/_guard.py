@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from .._errors import invalid
 from .._tolerances import RESIDUAL_RTOL as _RESIDUAL_RTOL
-from .._tolerances import data_scale, residual_thresholds
+from .._tolerances import UNRESOLVED_FLOOR, data_scale, residual_thresholds, rounding_floors
 from .._validate import check_seed, positive_int, resolve_device, resolve_dtype
 from ._batch import check_batch, coupled_subset
 from ._diagnose import diagnose, exact_mode_signature, time_mode_hint
@@ -107,6 +108,7 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
     scalar λ(t) fits, a diagonal metric Λ(t) ≻ 0 is tried (:func:`._weightings.fit_metric`).
     Posterior-coupled evaluation, docs/design.md §3; Vincent (2011), eq. 11.
     """
+    call = dict(locals())  # as given: a rerun without unresolvable times starts from here
     _callable("loss", loss, "loss(model, x0, t, noise) -> Tensor[B]")
     _callable("to_score", to_score, "to_score(model, x_t, t) -> score shaped like x_t")
     if statistical is False and (why := exact_mode_signature(loss)) is not None:
@@ -177,6 +179,11 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         ss.append(problem.sm(est[-1]))
     lam, res = fit_models(ls, ss, loss_argument="loss",
                           fix="compute the loss from model(x_t, t) (and do not detach it)")
+    floors = rounding_floors(torch.stack(ls), dtype)
+    if bool((floors >= UNRESOLVED_FLOOR).any()):
+        return _without_unresolved(call, t, floors, dtype)
+    thr_t = torch.maximum(thr_t, floors)
+    thr = float(thr_t.max())
     t_list = [float(v) for v in t.tolist()]
     residual = float(res.max())
     worst = t_list[int(res.argmax())]
@@ -257,6 +264,26 @@ def check_loss(loss: Callable[..., Any], to_score: Callable[..., Any], schedule:
         batch=batch_text, notes=tuple(notes),
         metric=None if metric is None else {
             tv: tuple(row.tolist()) for tv, row in zip(t_list, metric.diag, strict=True)})
+
+
+def _without_unresolved(call: dict[str, Any], t: Tensor, floors: Tensor,
+                        dtype: torch.dtype) -> LossReport:
+    """check_loss again on the times that float64 (``dtype``) can resolve, with a warning
+    naming the others; an error when none is left. Never a verdict where rounding decides."""
+    unresolved = floors >= UNRESOLVED_FLOOR
+    dropped = ", ".join(f"t={_ft(float(v))} (rounding floor {float(f):.1g})"
+                        for v, f in zip(t[unresolved].tolist(), floors[unresolved].tolist(),
+                                        strict=True))
+    if bool(unresolved.all()):
+        raise invalid("times", f"in {dtype} the loss's model-dependent part is below rounding at "
+                      f"every checked time ({dropped}): its value is so much larger than that "
+                      "part that no check can decide there",
+                      "pass times where σ(t) is not extreme" + (
+                          "" if dtype == torch.float64 else ", or check in float64"))
+    report = check_loss(**{**call, "times": t[~unresolved]})
+    note = (f"not checked: {dropped}: in {dtype} the loss's model-dependent part is below "
+            "rounding there, so no verdict is possible at those times")
+    return replace(report, warnings=(*report.warnings, note))
 
 
 def assert_score_matching_loss(loss: Callable[..., Any], to_score: Callable[..., Any],

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from step_kernels import col, vp
 
 import numeric
 from numeric import Schedule, SmeqError, check_loss, check_training_step
@@ -20,23 +21,8 @@ VP = Schedule.vp_linear()
 EXACT = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
-def col(v: Tensor, like: Tensor) -> Tensor:
-    return v.reshape(-1, *[1] * (like.dim() - 1)).to(like.dtype)
-
-
-def vp(t: Tensor) -> tuple[Tensor, Tensor]:
-    """VP-linear α(t), σ(t) in plain torch (no input validation, so a step can be vmapped);
-    the same values as ``Schedule.vp_linear()``."""
-    log_alpha = -0.25 * t**2 * (20.0 - 0.1) - 0.5 * t * 0.1
-    return log_alpha.exp(), (-torch.expm1(2 * log_alpha)).sqrt()
 
 
 def eps_to_score(model: Any, xt: Tensor, t: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from step_kernels import col, vp
 
 from numeric import Schedule, check_training_step
 
@@ -20,21 +21,8 @@ VP = Schedule.vp_linear()
 EXACT = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
-def col(v: Tensor, like: Tensor) -> Tensor:
-    return v.reshape(-1, *[1] * (like.dim() - 1)).to(like.dtype)
-
-
-def vp(t: Tensor) -> tuple[Tensor, Tensor]:
-    log_alpha = -0.25 * t**2 * (20.0 - 0.1) - 0.5 * t * 0.1
-    return log_alpha.exp(), (-torch.expm1(2 * log_alpha)).sqrt()
 
 
 def eps_to_score(model: Any, xt: Tensor, t: Tensor) -> Tensor:

@@ -21,14 +21,6 @@ Tensor = torch.Tensor
 EXACT = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def as_step(loss: Callable[..., Tensor], schedule: Schedule) -> Callable[[Any, Tensor], Tensor]:
     """The loss(model, x0, t, noise) of a training loop, with its t and noise drawn inside."""
     def step(model: Any, x0: Tensor) -> Tensor:

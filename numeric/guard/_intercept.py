@@ -166,17 +166,22 @@ def _like(mode: DrawMode, args: tuple[Any, ...], kw: dict[str, Any], law: str,
     return _cast(v, draw.dtype, draw.device)
 
 
+def _bounds(rest: list[Any], kw: dict[str, Any]) -> tuple[int, int]:
+    """(low, high) of randint / randint_like from what follows size or the reference tensor:
+    ``(high)``, ``(low, high)`` or keywords, as torch takes them."""
+    if "high" in kw:
+        return int(kw.get("low", rest[0] if rest else 0)), int(kw["high"])
+    if len(rest) >= 2:
+        return int(rest[0]), int(rest[1])
+    return int(kw.get("low", 0)), int(rest[0])
+
+
 def _randint(mode: DrawMode, args: tuple[Any, ...], kw: dict[str, Any]) -> Tensor:
     rest = list(args)
     size = kw.get("size")
     if size is None and rest and isinstance(rest[-1], (tuple, list, torch.Size)):
         size = rest.pop()
-    if "high" in kw:
-        low, high = int(kw.get("low", rest[0] if rest else 0)), int(kw["high"])
-    elif len(rest) >= 2:
-        low, high = int(rest[0]), int(rest[1])
-    else:
-        low, high = int(kw.get("low", 0)), int(rest[0])
+    low, high = _bounds(rest, kw)
     draw, v = mode._draw("torch.randint", _INTEGER, _size(size or ()), kw.get("dtype"),
                          kw.get("device"), _gen(kw), False, (low, high))
     return _cast(v, draw.dtype, draw.device)
@@ -184,12 +189,7 @@ def _randint(mode: DrawMode, args: tuple[Any, ...], kw: dict[str, Any]) -> Tenso
 
 def _randint_like(mode: DrawMode, args: tuple[Any, ...], kw: dict[str, Any]) -> Tensor:
     ref, rest = args[0], list(args[1:])
-    if "high" in kw:
-        low, high = int(kw.get("low", rest[0] if rest else 0)), int(kw["high"])
-    elif len(rest) >= 2:
-        low, high = int(rest[0]), int(rest[1])
-    else:
-        low, high = int(kw.get("low", 0)), int(rest[0])
+    low, high = _bounds(rest, kw)
     draw, v = mode._draw("torch.randint_like", _INTEGER, tuple(ref.shape),
                          kw.get("dtype") or ref.dtype, kw.get("device") or ref.device,
                          _gen(kw), True, (low, high))

@@ -20,7 +20,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
+from _verdict import default_dtype
+
 import numeric
 
 Case = tuple[str, str, Callable[[], numeric.LossReport]]
 
 
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
 
 
 def ddpm_cases(everything: bool) -> list[Case]:
@@ -56,7 +50,7 @@ def ddpm_cases(everything: bool) -> list[Case]:
         def run(objective: str = objective, min_snr: bool = min_snr, auto: bool = auto,
                 dtype: torch.dtype = dtype) -> numeric.LossReport:
             diff = adapt.diffusion(objective, min_snr=min_snr, auto_normalize=auto)
-            scope = _default_dtype(dtype) if dtype == torch.float64 else contextlib.nullcontext()
+            scope = default_dtype(dtype) if dtype == torch.float64 else contextlib.nullcontext()
             with scope:
                 return numeric.check_training_step(
                     adapt.training_step(diff), adapt.to_score(diff), models=adapt.unets(4, dtype),

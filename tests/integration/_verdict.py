@@ -59,3 +59,16 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
         yield
     finally:
         torch.set_default_dtype(before)
+
+
+def assert_not_per_sample(run: Callable[[], numeric.LossReport]) -> None:
+    """``run()`` (a check of a step that re-pairs its batch) must be refused, or fail, with a
+    message saying that a sample's x_t depends on other samples; never pass."""
+    try:
+        report = run()
+    except numeric.InvalidArgument as exc:
+        text = str(exc)
+    else:
+        assert not report.ok, report.summary()
+        text = report.summary()
+    assert NOT_PER_SAMPLE.search(text), text

@@ -19,7 +19,7 @@ from typing import Any
 import adapt_torchcfm as adapt
 import pytest
 import torch
-from _verdict import NOT_PER_SAMPLE, Record, check_step
+from _verdict import Record, assert_not_per_sample, check_step
 
 import numeric
 
@@ -101,15 +101,8 @@ def test_exact_ot_matcher_is_reported_as_not_per_sample(torchcfm: types.ModuleTy
     # ExactOptimalTransportConditionalFlowMatcher re-pairs (x0, x1) across the batch by an OT
     # plan sampled with numpy.random.choice: x_t of one sample depends on the others, so there is
     # no per-sample Gaussian kernel and no per-sample verdict. The guard must say so, not pass.
-    try:
-        report = _check(record_property, "torchcfm ExactOptimalTransportConditionalFlowMatcher",
-                        "exact_ot", 0.0)
-    except numeric.InvalidArgument as exc:
-        text = str(exc)
-    else:
-        assert not report.ok, report.summary()
-        text = report.summary()
-    assert NOT_PER_SAMPLE.search(text), text
+    assert_not_per_sample(lambda: _check(
+        record_property, "torchcfm ExactOptimalTransportConditionalFlowMatcher", "exact_ot", 0.0))
 
 
 def test_a_score_map_that_ignores_the_second_noise_is_caught(
